@@ -1,0 +1,230 @@
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from workbench.pii import EncryptedTextField
+
+
+class OccupationGroup(models.TextChoices):
+    WHITE_COLLAR = "white_collar", _("White-collar")
+    INDUSTRIAL_WORKER = "industrial_worker", _("Industrial worker")
+    RETIREE = "retiree", _("Retiree")
+    OTHER = "other", _("Other")
+
+
+class RiskLevel(models.IntegerChoices):
+    C1 = 1, _("C1 conservative")
+    C2 = 2, _("C2 cautious")
+    C3 = 3, _("C3 balanced")
+    C4 = 4, _("C4 growth")
+    C5 = 5, _("C5 aggressive")
+
+
+class Customer(models.Model):
+    """One person, identified across channels by the bank customer number."""
+
+    class Gender(models.TextChoices):
+        UNKNOWN = "U", _("Unknown")
+        MALE = "M", _("Male")
+        FEMALE = "F", _("Female")
+
+    # A 32-bit dense id: tag and segment sets are compressed bitmaps of these.
+    id = models.AutoField(primary_key=True)
+    customer_no = models.CharField(_("customer number"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=64)
+    gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, default=Gender.UNKNOWN)
+    external_userid = models.CharField(_("WeCom external_userid"), max_length=64, null=True, blank=True, unique=True)
+    unionid = models.CharField(_("WeChat unionid"), max_length=64, null=True, blank=True, unique=True)
+    owner = models.ForeignKey(
+        "org.Operator",
+        verbose_name=_("owner operator"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="owned_customers",
+    )
+    # The owner's branch, kept beside the owner so that branch scope is one indexed column.
+    branch = models.ForeignKey(
+        "org.Branch", verbose_name=_("branch"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    mobile = EncryptedTextField(_("mobile"), blank=True, default="")
+    mobile_masked = models.CharField(_("mobile (masked)"), max_length=16, blank=True, default="")
+    mobile_last4 = models.CharField(_("mobile last four digits"), max_length=4, blank=True, default="")
+    mobile_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    id_number = EncryptedTextField(_("ID number"), blank=True, default="")
+    id_number_masked = models.CharField(_("ID number (masked)"), max_length=24, blank=True, default="")
+    id_number_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+
+    aum = models.DecimalField(_("AUM (yuan)"), max_digits=16, decimal_places=2, default=0)
+    payroll_employer = models.CharField(_("payroll employer"), max_length=128, blank=True, default="")
+    payday = models.PositiveSmallIntegerField(
+        _("pay day"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(31)]
+    )
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    occupation_group = models.CharField(
+        _("occupation group"), max_length=32, choices=OccupationGroup.choices, blank=True, default=""
+    )
+    risk_level = models.PositiveSmallIntegerField(_("risk level"), choices=RiskLevel.choices, null=True, blank=True)
+    last_transaction_date = models.DateField(_("last transaction date"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        indexes = [
+            models.Index(fields=["branch", "-id"], name="customer_branch_id"),
+            models.Index(fields=["owner", "-id"], name="customer_owner_id"),
+            models.Index(fields=["occupation_group", "-id"], name="customer_occupation_id"),
+            models.Index(fields=["aum"], name="customer_aum"),
+            models.Index(fields=["name"], name="customer_name", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["mobile_hash"], name="customer_mobile_hash"),
+            models.Index(fields=["mobile_last4"], name="customer_mobile_last4"),
+            models.Index(fields=["id_number_hash"], name="customer_id_number_hash"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(payday__isnull=True) | Q(payday__gte=1, payday__lte=31), name="customer_payday_range"
+            ),
+            models.CheckConstraint(condition=Q(aum__gte=0), name="customer_aum_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.customer_no})"
+
+
+class AddWay(models.IntegerChoices):
+    """How the customer added the operator (WeCom follow_user.add_way)."""
+
+    UNKNOWN = 0, _("Unknown")
+    QR_CODE = 1, _("Scanned QR code")
+    MOBILE_SEARCH = 2, _("Searched mobile number")
+    CARD_SHARE = 3, _("Shared business card")
+    GROUP_CHAT = 4, _("Group chat")
+    PHONE_CONTACTS = 5, _("Phone contacts")
+    WECHAT_CONTACTS = 6, _("WeChat contacts")
+    WECHAT_FRIEND_REQUEST = 7, _("WeChat friend request")
+    THIRD_PARTY = 8, _("Third-party service")
+    EMAIL_SEARCH = 9, _("Searched e-mail")
+    VIDEO_ACCOUNT = 10, _("Video account")
+    SCHEDULE = 11, _("Schedule participant")
+    MEETING = 12, _("Meeting participant")
+    WECHAT_FRIEND_CUSTOMER = 13, _("Added from a WeChat friend's customer")
+    SMART_ASSISTANT = 14, _("Smart assistant")
+    PHONE_CONSULT = 15, _("Phone consultation")
+    INTERNAL_SHARE = 201, _("Shared by a colleague")
+    ADMIN_ASSIGNED = 202, _("Assigned by an administrator")
+
+
+class FollowRelationship(models.Model):
+    """One WeCom follow (a customer is an external contact of an operator); kept after deletion as history."""
+
+    class DeletedBy(models.TextChoices):
+        CUSTOMER = "customer", _("Customer deleted the operator")
+        OPERATOR = "operator", _("Operator deleted the customer")
+
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="follows")
+    operator = models.ForeignKey(
+        "org.Operator", verbose_name=_("operator"), on_delete=models.PROTECT, related_name="follows"
+    )
+    added_at = models.DateTimeField(_("added at"))
+    add_way = models.PositiveSmallIntegerField(_("add way"), choices=AddWay.choices, default=AddWay.UNKNOWN)
+    state = models.CharField(_("channel state"), max_length=30, blank=True, default="")
+    remark = models.CharField(_("remark"), max_length=20, blank=True, default="")
+    description = models.CharField(_("description"), max_length=150, blank=True, default="")
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
+    deleted_by = models.CharField(_("deleted by"), max_length=16, choices=DeletedBy.choices, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("follow relationship")
+        verbose_name_plural = _("follow relationships")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "operator"], condition=Q(deleted_at__isnull=True), name="follow_one_live_per_pair"
+            ),
+            models.CheckConstraint(
+                condition=Q(deleted_at__isnull=True, deleted_by="") | Q(deleted_at__isnull=False),
+                name="follow_deleted_by_needs_deleted_at",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["operator", "customer"], name="follow_operator_customer"),
+            models.Index(fields=["state"], name="follow_state"),
+        ]
+
+    def __str__(self):
+        return f"{self.operator} ↔ {self.customer}"
+
+
+class ProductCategory(models.TextChoices):
+    DEPOSIT = "deposit", _("Deposit")
+    WEALTH = "wealth", _("Wealth management")
+    FUND = "fund", _("Fund")
+    INSURANCE = "insurance", _("Insurance")
+    PENSION = "pension", _("Pension")
+    LOAN = "loan", _("Loan")
+    CREDIT_CARD = "credit_card", _("Credit card")
+
+
+class Product(models.Model):
+    code = models.CharField(_("product code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=128)
+    category = models.CharField(_("category"), max_length=16, choices=ProductCategory.choices)
+    risk_level = models.PositiveSmallIntegerField(_("risk level"), choices=RiskLevel.choices, null=True, blank=True)
+    term_days = models.PositiveIntegerField(_("term (days)"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.name
+
+
+class ProductHolding(models.Model):
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="holdings"
+    )
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="holdings")
+    amount = models.DecimalField(_("amount (yuan)"), max_digits=16, decimal_places=2, default=0)
+    opened_on = models.DateField(_("opened on"))
+    maturity_date = models.DateField(_("maturity date"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("product holding")
+        verbose_name_plural = _("product holdings")
+        constraints = [models.UniqueConstraint(fields=["customer", "product"], name="holding_one_per_product")]
+        indexes = [models.Index(fields=["maturity_date"], name="holding_maturity")]
+
+    def __str__(self):
+        return f"{self.customer_id}: {self.product}"
+
+
+class CustomerEvent(models.Model):
+    """A line of the customer's timeline that is not already a row elsewhere (notes, data changes, owner moves)."""
+
+    class Kind(models.TextChoices):
+        NOTE = "note", _("Note")
+        MASTER_DATA = "master_data", _("Master data updated")
+        OWNER_CHANGED = "owner_changed", _("Owner changed")
+        TRANSACTION = "transaction", _("Transaction")
+
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="events")
+    occurred_at = models.DateTimeField(_("occurred at"))
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    summary = models.CharField(_("summary"), max_length=255)
+    operator = models.ForeignKey(
+        "org.Operator", verbose_name=_("operator"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(_("data"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("customer event")
+        verbose_name_plural = _("customer events")
+        indexes = [models.Index(fields=["customer", "-occurred_at"], name="event_customer_time")]
+
+    def __str__(self):
+        return self.summary

@@ -1,0 +1,83 @@
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from tagging.selectors import customer_detail, customer_timeline, filtered_customers, keyset_page
+from workbench.audit.models import AuditAction
+from workbench.audit.services import audit_record
+from workbench.exports.services import export_request
+from workbench.org.scope import get_visible_customer, may_export, may_view_pii
+from workbench.web.access import export_required, staff_required
+
+
+def _int_or_none(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@staff_required
+def customer_list(request):
+    request.workbench_section = "customers"
+    customers, customer_filter = filtered_customers(request.user, request.GET, request=request)
+    page = keyset_page(
+        customers, after=_int_or_none(request.GET.get("after")), before=_int_or_none(request.GET.get("before"))
+    )
+    query = request.GET.copy()
+    for key in ("after", "before"):
+        query.pop(key, None)
+    context = {
+        "filter": customer_filter,
+        "page": page,
+        "query": query.urlencode(),
+        "may_export": may_export(request.user),
+    }
+    template = (
+        "tagging/_customer_rows.html"
+        if request.htmx and request.htmx.target == "customer-results"
+        else "tagging/customer_list.html"
+    )
+    return render(request, template, context)
+
+
+@staff_required
+def customer_page(request, pk):
+    request.workbench_section = "customers"
+    customer = customer_detail(request.user, pk)
+    return render(
+        request,
+        "tagging/customer_detail.html",
+        {
+            "customer": customer,
+            "timeline": customer_timeline(customer),
+            "may_view_pii": may_view_pii(request.user),
+        },
+    )
+
+
+@staff_required
+@require_POST
+def customer_reveal_pii(request, pk):
+    """Full mobile and ID number, for roles allowed to see them; every reveal is in the audit log."""
+    customer = get_visible_customer(request.user, pk)
+    if not may_view_pii(request.user):
+        raise PermissionDenied
+    audit_record(
+        actor=request.user,
+        action=AuditAction.PII_VIEW,
+        obj=customer,
+        detail={"fields": ["mobile", "id_number"], "via": "web"},
+    )
+    return render(request, "tagging/_pii_revealed.html", {"customer": customer})
+
+
+@export_required
+@require_POST
+def customer_export(request):
+    file_format = request.POST.get("format", "xlsx")
+    job = export_request(user=request.user, kind="customers", file_format=file_format, params=request.POST.dict())
+    messages.success(request, _("Export #%(id)s started; it appears below when ready.") % {"id": job.pk})
+    return redirect("exports:list")

@@ -1,0 +1,27 @@
+"""View decorators: who may open a page at all. What they then see is the scope selector's job."""
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+
+from workbench.org.scope import has_access, may_export, may_view_audit
+
+
+def _requires(check):
+    def decorator(view):
+        @login_required
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not check(request.user):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+staff_required = _requires(has_access)
+export_required = _requires(may_export)
+audit_required = _requires(may_view_audit)

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from workbench.org.scope import may_use_admin
+
+
+class WorkbenchAdminSite(admin.AdminSite):
+    """Django admin is whole-bank: only head-office admins (and superusers) may enter."""
+
+    site_header = _("直营工作台 administration")
+    site_title = _("直营工作台")
+    index_title = _("Administration")
+
+    def has_permission(self, request):
+        return bool(request.user.is_active and request.user.is_staff and may_use_admin(request.user))
