@@ -20,16 +20,16 @@ class ObtainTokenApi(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
 
-    class InputSerializer(serializers.Serializer):
+    class TokenRequestSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=128, trim_whitespace=False)
 
-    class OutputSerializer(serializers.Serializer):
+    class TokenSerializer(serializers.Serializer):
         token = serializers.CharField()
 
-    @extend_schema(request=InputSerializer, responses={200: OutputSerializer}, auth=[])
+    @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer}, auth=[])
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.TokenRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         # The Django request goes to authenticate() so django-axes sees and throttles the attempt.
         user = authenticate(request._request, **data.validated_data)
@@ -40,4 +40,4 @@ class ObtainTokenApi(APIView):
             )
         token, _created = Token.objects.get_or_create(user=user)
         audit_record(actor=user, action=AuditAction.API_TOKEN_ISSUED)
-        return Response(self.OutputSerializer({"token": token.key}).data)
+        return Response(self.TokenSerializer({"token": token.key}).data)

@@ -99,12 +99,12 @@ class CustomerDetailApi(APIView):
 class CustomerPiiApi(APIView):
     """The unmasked mobile and ID number. Only for roles allowed to see PII; every call is audited."""
 
-    class OutputSerializer(serializers.Serializer):
+    class CustomerPiiSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         mobile = serializers.CharField()
         id_number = serializers.CharField()
 
-    @extend_schema(responses=OutputSerializer, parameters=[OpenApiParameter("pk", int, OpenApiParameter.PATH)])
+    @extend_schema(responses=CustomerPiiSerializer, parameters=[OpenApiParameter("pk", int, OpenApiParameter.PATH)])
     def get(self, request, pk: int):
         customer = get_visible_customer(request.user, pk)
         if not may_view_pii(request.user):
@@ -116,5 +116,5 @@ class CustomerPiiApi(APIView):
             detail={"fields": ["mobile", "id_number"], "via": "api"},
         )
         return Response(
-            self.OutputSerializer({"id": customer.pk, "mobile": customer.mobile, "id_number": customer.id_number}).data
+            self.CustomerPiiSerializer({"id": customer.pk, "mobile": customer.mobile, "id_number": customer.id_number}).data
         )
