@@ -66,9 +66,10 @@ bench: $(VENV)/.dev services
 services:
 	@deploy/ensure_services.sh
 
-## chromium: Debian's Chromium for the browser tests (never a downloaded browser build).
+## chromium: Debian's Chromium and a CJK font for the browser tests (never a downloaded browser build).
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q . || \
+		{ apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
 
 messages: $(VENV)/.dev
 	DEBUG=1 $(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=var

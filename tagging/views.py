@@ -3,6 +3,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from tagging.selectors import customer_detail, customer_timeline, filtered_customers, keyset_page
 from workbench.audit.models import AuditAction
@@ -20,6 +21,8 @@ def _int_or_none(value):
 
 
 @staff_required
+# The same URL answers with a fragment for htmx and a page otherwise: caches must keep them apart.
+@vary_on_headers("HX-Request", "HX-Target")
 def customer_list(request):
     request.workbench_section = "customers"
     customers, customer_filter = filtered_customers(request.user, request.GET, request=request)

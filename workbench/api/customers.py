@@ -116,5 +116,7 @@ class CustomerPiiApi(APIView):
             detail={"fields": ["mobile", "id_number"], "via": "api"},
         )
         return Response(
-            self.CustomerPiiSerializer({"id": customer.pk, "mobile": customer.mobile, "id_number": customer.id_number}).data
+            self.CustomerPiiSerializer(
+                {"id": customer.pk, "mobile": customer.mobile, "id_number": customer.id_number}
+            ).data
         )

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
+from rest_framework.pagination import CursorPagination
 
 from workbench.org.models import Branch, Operator
 from workbench.org.scope import visible_branches, visible_operators
@@ -29,10 +30,18 @@ class BranchListApi(ListAPIView):
         return visible_branches(self.request.user)
 
 
+class ByIdCursor(CursorPagination):
+    ordering = "id"
+    page_size = 200
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
 class OperatorListApi(ListAPIView):
-    """Operators in the caller's data scope."""
+    """Operators in the caller's data scope, cursor-paginated by id."""
 
     serializer_class = OperatorSerializer
+    pagination_class = ByIdCursor
 
     def get_queryset(self):
-        return visible_operators(self.request.user).select_related("branch").order_by("pk")
+        return visible_operators(self.request.user).select_related("branch")

@@ -1,5 +1,6 @@
 """Exports: requested by a user, built by a worker under that user's data scope, audited twice."""
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -121,6 +122,9 @@ def export_run(*, job_id: int) -> ExportJob | None:
         writer.close()
     except Exception as error:
         logger.exception("export %s failed", job.pk)
+        # Release the file handle (and openpyxl's temporary sheet file) before removing the partial file.
+        with contextlib.suppress(Exception):
+            writer.close()
         path.unlink(missing_ok=True)
         job.status = ExportJob.Status.FAILED
         job.error = str(error)[:2000]

@@ -15,7 +15,7 @@ class BranchAdmin(admin.ModelAdmin):
         from workbench.org.services import branch_move
 
         super().save_model(request, obj, form, change)
-        expected = f"{obj.parent.path if obj.parent else '/'}{obj.pk}/"
+        expected = Branch.path_for(parent_path=obj.parent.path if obj.parent else None, pk=obj.pk)
         if obj.path != expected:
             if obj.parent and change:
                 branch_move(branch=obj, new_parent=obj.parent)

@@ -19,8 +19,9 @@ class Branch(models.Model):
     parent = models.ForeignKey(
         "self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
-    # Materialised path of ids ("/1/4/17/"): a subtree is one indexed prefix match.
-    path = models.CharField(_("path"), max_length=255, db_index=True, editable=False)
+    # Materialised path of zero-padded ids ("/00000001/00000004/"): a subtree is one indexed prefix match, and
+    # fixed-width segments sort in tree order under any collation (locale collations skip the slashes).
+    path = models.CharField(_("path"), max_length=255, editable=False)
     wecom_department_id = models.PositiveIntegerField(_("WeCom department id"), null=True, blank=True, unique=True)
     order = models.PositiveIntegerField(_("order"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
@@ -29,6 +30,7 @@ class Branch(models.Model):
         verbose_name = _("branch")
         verbose_name_plural = _("branches")
         ordering = ["path"]
+        indexes = [models.Index(fields=["path"], name="branch_path_prefix", opclasses=["varchar_pattern_ops"])]
 
     def __str__(self):
         return self.name
@@ -36,6 +38,10 @@ class Branch(models.Model):
     @property
     def depth(self) -> int:
         return self.path.count("/") - 2
+
+    @staticmethod
+    def path_for(*, parent_path: str | None, pk: int) -> str:
+        return f"{parent_path or '/'}{pk:08d}/"
 
 
 class Operator(models.Model):

@@ -15,7 +15,7 @@ def branch_create(
     branch = Branch.objects.create(
         name=name, level=level, parent=parent, wecom_department_id=wecom_department_id, order=order, path=""
     )
-    branch.path = f"{parent.path if parent else '/'}{branch.pk}/"
+    branch.path = Branch.path_for(parent_path=parent.path if parent else None, pk=branch.pk)
     branch.save(update_fields=["path"])
     return branch
 
@@ -25,7 +25,7 @@ def branch_move(*, branch: Branch, new_parent: Branch) -> Branch:
     if new_parent.path.startswith(branch.path):
         raise ValueError("A branch cannot be moved below itself.")
     old_prefix = branch.path
-    new_prefix = f"{new_parent.path}{branch.pk}/"
+    new_prefix = Branch.path_for(parent_path=new_parent.path, pk=branch.pk)
     for node in Branch.objects.select_for_update().filter(path__startswith=old_prefix):
         node.path = new_prefix + node.path[len(old_prefix) :]
         if node.pk == branch.pk:

@@ -1,0 +1,401 @@
+"""Every URL of the project is either public or has a data-scope probe here.
+
+The resolver is walked recursively; a route that is neither in PUBLIC nor in PROBES fails the suite, so a
+new view cannot ship without someone deciding how its data scope is checked. Every probe also has a positive
+control (a persona who may see the data does see it), so a probe cannot pass by showing nothing at all.
+"""
+
+from dataclasses import dataclass
+from html import escape
+from urllib.parse import quote, quote_plus
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+from django.utils.regex_helper import normalize
+
+from workbench.exports.models import ExportJob
+from workbench.exports.services import export_request, export_run
+
+# --- walking the resolver ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    key: str  # "namespace:name", or the route text for an unnamed pattern
+    namespace: str
+    url: str  # a concrete URL with sample arguments
+
+
+# Sample values for URL arguments; the anonymous check only needs a URL that resolves to the view.
+_SAMPLES = {"app_label": "tagging", "url": "no-such-page/"}
+
+
+def _concrete(pieces: list[str]) -> str:
+    url = "/"
+    for regex in pieces:
+        template, params = normalize(regex)[0]
+        url += template % {name: _SAMPLES.get(name, "1") for name in params}
+    return url
+
+
+def collect_routes() -> list[Route]:
+    routes = []
+
+    def walk(resolver, pieces, namespaces):
+        for entry in resolver.url_patterns:
+            regex = entry.pattern.regex.pattern
+            if isinstance(entry, URLResolver):
+                walk(entry, [*pieces, regex], [*namespaces, entry.namespace] if entry.namespace else namespaces)
+            elif isinstance(entry, URLPattern):
+                namespace = ":".join(namespaces)
+                full = pieces + [regex]
+                if entry.name:
+                    key = f"{namespace}:{entry.name}" if namespace else entry.name
+                else:
+                    key = "".join(str(p) for p in full)
+                routes.append(Route(key, namespace, _concrete(full)))
+
+    walk(get_resolver(), [], [])
+    return routes
+
+
+ROUTES = collect_routes()
+
+# Reachable without logging in. Each is exercised in test_public_routes.
+PUBLIC = {"login", "logout", "set_language", "healthz", "api:token", "schema", "api-docs"}
+
+# Django admin: whole-bank by design; only head-office admins may enter (test_admin_*).
+ADMIN_NAMESPACE = "admin"
+
+
+# --- probes --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Ctx:
+    bank: object
+    login: object
+    api_as: object
+
+    @property
+    def b_customer(self):
+        return self.bank.customers["b_own"]
+
+
+B_MARKERS = ("CB0000000001", "乙客户壹")  # branch B's own customer: number and name
+B_BRANCH_NAMES = ("乙分行", "乙支行", "乙网点")
+B_OPERATOR_NAMES = ("孙乙", "operator_b")
+
+# Searches and filters that would match branch B's customer if scope were not applied first.
+LIST_PARAMS = [
+    {},
+    {"q": "CB0000000001"},
+    {"q": "乙客户壹"},
+    {"q": "13987654321"},
+    {"q": "139****4321"},
+    {"q": "4321"},
+    {"occupation_group": "retiree"},
+    {"aum_min": "200000"},
+    {"external_userid": "wmBOWN0001"},
+    {"owner": "{operator_b}"},
+    {"branch": "{branch_b}"},
+    {"branch": "{outlet_b}", "q": "乙"},
+]
+
+
+HTMX_RESULTS = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "customer-results"}
+
+
+def _params(ctx: Ctx, params: dict) -> dict:
+    values = {
+        "operator_b": ctx.bank.operators["operator_b"].pk,
+        "branch_b": ctx.bank.branch_b.pk,
+        "outlet_b": ctx.bank.outlet_b.pk,
+    }
+    return {key: value.format(**values) for key, value in params.items()}
+
+
+def _text(response) -> str:
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content).decode(errors="replace")
+    return response.content.decode(errors="replace")
+
+
+def _assert_absent(response, markers, where, echoed=()):
+    """No marker in the response. Values the request itself sent (a search box, the paging links keep the
+    query) are removed first: echoing the visitor's own input reveals nothing."""
+    body = _text(response)
+    for value in sorted(map(str, echoed), key=len, reverse=True):
+        for form in (value, quote(value), quote_plus(value), escape(value), escape(quote_plus(value))):
+            body = body.replace(form, "")
+    for marker in markers:
+        assert marker not in body, f"{where}: {marker!r} leaked"
+
+
+def _row_numbers(response) -> set[str]:
+    return {customer.customer_no for customer in response.context["page"].rows}
+
+
+def probe_customer_list(ctx: Ctx, name: str):
+    for persona in ("operator_a", "lead_a", "manager_a"):
+        client = ctx.login(persona)
+        for params in LIST_PARAMS:
+            for headers in ({}, HTMX_RESULTS):  # the full page and the htmx fragment that refreshes the rows
+                query = _params(ctx, params)
+                response = client.get(reverse(name), query, **headers)
+                assert response.status_code == 200, (persona, params, response.status_code)
+                assert "CB0000000001" not in _row_numbers(response)
+                _assert_absent(response, B_MARKERS, f"{name} as {persona} with {params} {headers}", query.values())
+    control = ctx.login("manager_b").get(reverse(name), {"q": "CB0000000001"})
+    assert _row_numbers(control) == {"CB0000000001"}
+    assert "乙客户壹" in _text(control)
+
+
+def probe_api_customer_list(ctx: Ctx, name: str):
+    for persona in ("operator_a", "lead_a", "manager_a"):
+        client = ctx.api_as(persona)
+        for params in LIST_PARAMS:
+            query = _params(ctx, params)
+            response = client.get(reverse(name), query)
+            # Out-of-scope branch/owner ids are invalid choices (400); everything else answers 200.
+            assert response.status_code in (200, 400), (persona, params, response.status_code)
+            if response.status_code == 200:
+                assert "CB0000000001" not in {row["customer_no"] for row in response.json()["results"]}
+            _assert_absent(response, B_MARKERS, f"{name} as {persona} with {params}", query.values())
+    control = ctx.api_as("manager_b").get(reverse(name), {"q": "CB0000000001"})
+    assert [row["customer_no"] for row in control.json()["results"]] == ["CB0000000001"]
+
+
+def probe_customer_object(method: str, *, api: bool = False):
+    def probe(ctx: Ctx, name: str):
+        url = reverse(name, args=[ctx.b_customer.pk])
+        for persona in ("operator_a", "lead_a", "manager_a"):
+            client = ctx.api_as(persona) if api else ctx.login(persona)
+            response = getattr(client, method)(url)
+            assert response.status_code == 404, (persona, response.status_code)
+            _assert_absent(response, B_MARKERS, f"{name} as {persona}")
+        control = ctx.api_as("manager_b") if api else ctx.login("manager_b")
+        assert getattr(control, method)(url).status_code == 200
+
+    return probe
+
+
+def probe_home(ctx: Ctx, name: str):
+    response = ctx.login("operator_a").get(reverse(name))
+    assert response.status_code == 200
+    assert response.context["summary"]["total"] == 3  # a_own, a_followed, b_shared
+    _assert_absent(response, B_MARKERS, name)
+    response = ctx.login("manager_a").get(reverse(name))
+    assert response.context["summary"]["total"] == 4
+    control = ctx.login("admin").get(reverse(name))
+    assert control.context["summary"]["total"] == len(ctx.bank.customers)
+
+
+def probe_branch_list(ctx: Ctx, name: str, *, api: bool = False):
+    for persona in ("operator_a", "lead_a", "manager_a"):
+        client = ctx.api_as(persona) if api else ctx.login(persona)
+        response = client.get(reverse(name))
+        assert response.status_code == 200
+        _assert_absent(response, B_BRANCH_NAMES, f"{name} as {persona}")
+    control = (ctx.api_as("manager_b") if api else ctx.login("manager_b")).get(reverse(name))
+    assert "乙网点" in _text(control)
+
+
+def probe_operator_list(ctx: Ctx, name: str, *, api: bool = False):
+    for persona in ("operator_a", "lead_a", "manager_a"):
+        client = ctx.api_as(persona) if api else ctx.login(persona)
+        for params in ({}, {"branch": ctx.bank.branch_b.pk}, {"status": "active"}):
+            response = client.get(reverse(name), params)
+            assert response.status_code == 200
+            _assert_absent(response, B_OPERATOR_NAMES, f"{name} as {persona} with {params}", params.values())
+    control = (ctx.api_as("manager_b") if api else ctx.login("manager_b")).get(reverse(name))
+    assert "孙乙" in _text(control)
+
+
+def probe_operator_object(ctx: Ctx, name: str):
+    url = reverse(name, args=[ctx.bank.operators["operator_b"].pk])
+    for persona in ("operator_a", "lead_a", "manager_a"):
+        assert ctx.login(persona).get(url).status_code == 404
+    assert ctx.login("manager_b").get(url).status_code == 200
+
+
+def _export_of_manager_b(ctx: Ctx) -> ExportJob:
+    job = export_request(user=ctx.bank.user("manager_b"), kind="customers", file_format="csv", params={})
+    return export_run(job_id=job.pk)
+
+
+def probe_export_list(ctx: Ctx, name: str):
+    job = _export_of_manager_b(ctx)
+    for persona in ("operator_a", "lead_a", "manager_a", "admin"):
+        response = ctx.login(persona).get(reverse(name))
+        assert response.status_code == 200
+        assert job not in list(response.context["jobs"])
+        _assert_absent(response, (job.file_name,), f"{name} as {persona}")
+    control = ctx.login("manager_b").get(reverse(name))
+    assert job in list(control.context["jobs"])
+
+
+def probe_export_object(ctx: Ctx, name: str):
+    job = _export_of_manager_b(ctx)
+    url = reverse(name, args=[job.pk])
+    for persona in ("operator_a", "lead_a", "manager_a", "admin"):
+        response = ctx.login(persona).get(url)
+        assert response.status_code == 404, (persona, response.status_code)
+        _assert_absent(response, B_MARKERS, f"{name} as {persona}")
+    assert ctx.login("manager_b").get(url).status_code == 200
+
+
+def probe_customer_export(ctx: Ctx, name: str):
+    assert ctx.login("operator_a").post(reverse(name), {"format": "csv"}).status_code == 403
+    for persona in ("lead_a", "manager_a"):
+        for params in LIST_PARAMS:
+            before = set(ExportJob.objects.values_list("pk", flat=True))
+            response = ctx.login(persona).post(reverse(name), {"format": "csv", **_params(ctx, params)})
+            assert response.status_code == 302
+            (job_pk,) = set(ExportJob.objects.values_list("pk", flat=True)) - before
+            job = export_run(job_id=job_pk)
+            assert job.requested_by == ctx.bank.user(persona)
+            from workbench.exports.services import export_path
+
+            _assert_absent_file = export_path(job).read_text(encoding="utf-8-sig")
+            for marker in B_MARKERS:
+                assert marker not in _assert_absent_file, (persona, params)
+    ctx.login("manager_b").post(reverse(name), {"format": "csv"})
+    control = export_run(job_id=ExportJob.objects.latest("pk").pk)
+    from workbench.exports.services import export_path
+
+    assert "CB0000000001" in export_path(control).read_text(encoding="utf-8-sig")
+
+
+def probe_audit_list(ctx: Ctx, name: str):
+    # Whole-bank by design, so the scope is the gate itself: only audit roles get in.
+    for persona in ("operator_a", "lead_a", "manager_a", "nobody"):
+        assert ctx.login(persona).get(reverse(name)).status_code == 403
+    assert ctx.login("reviewer").get(reverse(name)).status_code == 200
+
+
+PROBES = {
+    "home": probe_home,
+    "customers:list": probe_customer_list,
+    "customers:detail": probe_customer_object("get"),
+    "customers:reveal_pii": probe_customer_object("post"),
+    "customers:export": probe_customer_export,
+    "org:branches": probe_branch_list,
+    "org:operators": probe_operator_list,
+    "org:operator": probe_operator_object,
+    "exports:list": probe_export_list,
+    "exports:progress": probe_export_object,
+    "exports:download": probe_export_object,
+    "audit:list": probe_audit_list,
+    "api:customer-list": probe_api_customer_list,
+    "api:customer-detail": probe_customer_object("get", api=True),
+    "api:customer-pii": probe_customer_object("get", api=True),
+    "api:branch-list": lambda ctx, name: probe_branch_list(ctx, name, api=True),
+    "api:operator-list": lambda ctx, name: probe_operator_list(ctx, name, api=True),
+}
+
+
+# --- the tests -----------------------------------------------------------------------------------------------
+
+
+def test_every_route_is_public_or_probed():
+    keys = {route.key for route in ROUTES if route.namespace.split(":")[0] != ADMIN_NAMESPACE}
+    unchecked = keys - PUBLIC - set(PROBES)
+    assert not unchecked, (
+        f"Routes without a data-scope probe: {sorted(unchecked)}. Add each to PROBES in {__file__} "
+        "(or to PUBLIC if it shows no data)."
+    )
+    stale = (PUBLIC | set(PROBES)) - keys
+    assert not stale, f"PUBLIC/PROBES name routes that no longer exist: {sorted(stale)}"
+
+
+def test_every_route_resolves_from_its_sample_url():
+    for route in ROUTES:
+        match = resolve(route.url)
+        if ":" in route.key and route.key.split(":")[-1]:
+            assert match.view_name == route.key, (route, match.view_name)
+
+
+@pytest.mark.parametrize("key", sorted(PROBES))
+def test_scope_probe(bank, login, api_as, export_root, key):
+    PROBES[key](Ctx(bank, login, api_as), key)
+
+
+@pytest.mark.parametrize(
+    "route",
+    [r for r in ROUTES if r.key not in PUBLIC and r.namespace.split(":")[0] != ADMIN_NAMESPACE],
+    ids=lambda r: r.key,
+)
+def test_anonymous_is_sent_to_login(db, route):
+    response = Client().get(route.url)
+    if route.namespace.split(":")[0] == "api":
+        assert response.status_code == 401, (route, response.status_code)
+        assert response.json()["error"]["code"] == "not_authenticated"
+    else:
+        assert response.status_code == 302, (route, response.status_code)
+        assert response["Location"].startswith(f"{reverse(settings.LOGIN_URL)}?next="), response["Location"]
+
+
+@pytest.mark.parametrize(
+    "route",
+    [r for r in ROUTES if r.key not in PUBLIC and r.namespace.split(":")[0] != ADMIN_NAMESPACE],
+    ids=lambda r: r.key,
+)
+@pytest.mark.parametrize("persona", ["nobody", "resigned"])
+def test_logins_without_access_get_nothing(bank, login, api_as, route, persona):
+    """A login with no operator profile (or a resigned one) is refused everywhere: 403, 401, or no rows."""
+    if route.namespace.split(":")[0] == "api":
+        if persona == "resigned":
+            return  # an inactive login cannot hold a working token: covered in test_api
+        response = api_as(persona).get(route.url)
+        assert response.status_code in (200, 403, 404), (route, response.status_code)
+        if response.status_code == 200:
+            body = response.json()
+            rows = body["results"] if isinstance(body, dict) else body
+            assert rows == [], route
+        return
+    response = login(persona).get(route.url)
+    if persona == "resigned":  # inactive: force_login does not stick, so it is anonymous
+        assert response.status_code == 302, (route, response.status_code)
+    else:
+        assert response.status_code in (403, 405), (route, response.status_code)
+
+
+def test_public_routes(bank):
+    client = Client()
+    assert client.get(reverse("login")).status_code == 200
+    assert client.get(reverse("healthz")).json() == {"status": "ok"}
+    assert client.get(reverse("schema")).status_code == 200
+    assert client.get(reverse("api-docs")).status_code == 200
+    assert client.post(reverse("set_language"), {"language": "en", "next": "/"}).status_code == 302
+    assert client.post(reverse("logout")).status_code == 302
+    assert client.post(reverse("api:token"), {"username": "x", "password": "y"}).status_code == 401
+
+
+ADMIN_ROUTES = [r for r in ROUTES if r.namespace.split(":")[0] == ADMIN_NAMESPACE and r.key != "admin:login"]
+
+
+def test_admin_refuses_everyone_but_head_office_admins(bank, login):
+    assert len(ADMIN_ROUTES) > 20  # every model's admin pages, not just the index
+    # Even with is_staff set, a role without admin rights is sent to the admin login.
+    for persona in ("manager_a", "reviewer", "nobody"):
+        user = bank.user(persona)
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    clients = {"anonymous": Client()} | {
+        p: login(p) for p in ("operator_a", "lead_a", "manager_a", "reviewer", "nobody")
+    }
+    for route in ADMIN_ROUTES:
+        # The admin's logout sends a visitor without admin rights to the admin index, which then asks to log in.
+        expected = reverse("admin:index") if route.key == "admin:logout" else reverse("admin:login")
+        for who, client in clients.items():
+            response = client.get(route.url)
+            assert response.status_code == 302, (route, who, response.status_code)
+            assert response["Location"].startswith(expected), (route, who, response["Location"])
+
+
+def test_admin_lets_head_office_admins_in(bank, login):
+    assert login("admin").get(reverse("admin:index")).status_code == 200
+    assert login("superuser").get(reverse("admin:index")).status_code == 200
