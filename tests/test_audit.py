@@ -135,3 +135,12 @@ def test_audit_admin_is_read_only(bank):
     assert not model_admin.has_add_permission(request)
     assert not model_admin.has_change_permission(request)
     assert not model_admin.has_delete_permission(request)
+
+
+def test_detail_values_are_shown_readably():
+    from workbench.audit.templatetags.audit_format import audit_value
+
+    assert audit_value(["mobile", "id_number"]) == "mobile、id_number"
+    assert audit_value({"occupation_group": "retiree", "aum_min": "1000"}) == "occupation_group=retiree，aum_min=1000"
+    assert audit_value(None) == "—"
+    assert audit_value(42) == "42"
