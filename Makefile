@@ -47,7 +47,7 @@ demo-reset:
 test: $(VENV)/.dev services chromium
 	ruff check .
 	ruff format --check .
-	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=tests.settings DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest -p no:cacheprovider -n 2 --dist loadfile -q
 
 lint: $(VENV)/.dev

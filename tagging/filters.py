@@ -15,12 +15,16 @@ _MASKED_MOBILE = re.compile(r"\d{3}\*{4}\d{4}")
 _LAST4 = re.compile(r"\d{4}")
 
 
+# The choices are rendered as <option>s (thousands of operators for a whole-bank role): load only what a
+# label and the subtree filter need.
 def _branches(request):
-    return visible_branches(request.user) if request is not None else visible_branches(None)
+    branches = visible_branches(request.user) if request is not None else visible_branches(None)
+    return branches.only("pk", "name", "path")
 
 
 def _operators(request):
-    return visible_operators(request.user) if request is not None else visible_operators(None)
+    operators = visible_operators(request.user) if request is not None else visible_operators(None)
+    return operators.only("pk", "name")
 
 
 class CustomerFilter(django_filters.FilterSet):

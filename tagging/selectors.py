@@ -8,9 +8,12 @@ from django.utils.translation import gettext as _
 
 from tagging.filters import CustomerFilter
 from tagging.models import Customer, CustomerEvent, FollowRelationship, ProductHolding
-from workbench.org.scope import get_visible_customer, visible_customers
+from workbench.org.scope import get_visible_customer, visible_branches, visible_customers, visible_operators
 
 PAGE_SIZE = 50
+# Above this many operators a single owner drop-down is unusable (and slow to render): the list asks for a
+# branch first and offers that branch's operators.
+OWNER_CHOICES_MAX = 300
 
 
 class _RequestLike:
@@ -26,6 +29,37 @@ def filtered_customers(user, params, *, request=None) -> tuple[QuerySet[Customer
     if customer_filter.is_valid():
         return customer_filter.qs, customer_filter
     return base.none(), customer_filter
+
+
+@dataclass(frozen=True)
+class BranchChoice:
+    pk: int
+    name: str
+    depth: int  # below the user's top branch
+
+    @property
+    def indent(self) -> str:
+        return "\u3000" * self.depth
+
+
+@dataclass
+class FilterChoices:
+    branches: list[BranchChoice]
+    owners: list[tuple[int, str, str]] | None  # (pk, name, WeCom userid); None: too many, pick a branch first
+
+
+def filter_choices(user, branch_id: int | None) -> FilterChoices:
+    """The branch and owner options of the customer list, read as plain tuples (no model instances)."""
+    branch_rows = list(visible_branches(user).order_by("path").values_list("pk", "name", "path"))
+    top = min((len(path) for _, _, path in branch_rows), default=0)
+    branches = [BranchChoice(pk, name, (len(path) - top) // 9) for pk, name, path in branch_rows]
+    operators = visible_operators(user)
+    if branch_id is not None:
+        paths = [path for pk, _, path in branch_rows if pk == branch_id]
+        if paths:
+            operators = operators.filter(branch__path__startswith=paths[0])
+    owners = list(operators.order_by("name", "pk").values_list("pk", "name", "wecom_userid")[: OWNER_CHOICES_MAX + 1])
+    return FilterChoices(branches, owners if len(owners) <= OWNER_CHOICES_MAX else None)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from tagging.selectors import customer_detail, customer_timeline, filtered_customers, keyset_page
+from tagging.selectors import customer_detail, customer_timeline, filter_choices, filtered_customers, keyset_page
 from workbench.audit.models import AuditAction
 from workbench.audit.services import audit_record
 from workbench.exports.services import export_request
@@ -32,8 +32,12 @@ def customer_list(request):
     query = request.GET.copy()
     for key in ("after", "before"):
         query.pop(key, None)
+    selected_owner = customer_filter.form.cleaned_data.get("owner") if customer_filter.is_bound else None
     context = {
         "filter": customer_filter,
+        "choices": filter_choices(request.user, _int_or_none(request.GET.get("branch"))),
+        "selected_branch": _int_or_none(request.GET.get("branch")),
+        "selected_owner": selected_owner,
         "page": page,
         "query": query.urlencode(),
         "may_export": may_export(request.user),

@@ -1,5 +1,6 @@
 """Customer reads and writes: keyset paging, the timeline, owner changes, and the web list and page."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -171,3 +172,43 @@ def test_customer_page_shows_profile_follows_and_timeline(bank, login):
 def test_export_button_only_for_roles_that_may_export(bank, login):
     assert login("operator_a").get(reverse("customers:list")).context["may_export"] is False
     assert login("lead_a").get(reverse("customers:list")).context["may_export"] is True
+
+
+def test_filter_choices_are_the_visible_branches_and_owners(bank, login):
+    choices = login("manager_a").get(reverse("customers:list")).context["choices"]
+    branch_names = [branch.name for branch in choices.branches]
+    assert bank.branch_a.name in branch_names and bank.branch_b.name not in branch_names
+    assert choices.branches[0].depth == 0 and all(branch.depth >= 0 for branch in choices.branches)
+    owner_ids = {pk for pk, _, _ in choices.owners}
+    assert bank.operators["operator_a"].pk in owner_ids
+    assert bank.operators["operator_b"].pk not in owner_ids
+
+
+def test_too_many_owners_asks_for_a_branch_first(bank, login, monkeypatch):
+    monkeypatch.setattr("tagging.selectors.OWNER_CHOICES_MAX", 3)
+    client = login("admin")
+    body = client.get(reverse("customers:list")).content.decode()
+    options = response_owner_options(body)
+    assert len(options) == 1 and not any(op.name in options[0] for op in bank.operators.values())
+    narrowed = client.get(reverse("customers:list"), {"branch": bank.outlet_a.pk})
+    assert {pk for pk, _, _ in narrowed.context["choices"].owners} == {
+        op.pk for op in bank.operators.values() if op.branch_id == bank.outlet_a.pk
+    }
+
+
+def test_htmx_fragment_refreshes_the_owner_field_for_the_chosen_branch(bank, login):
+    response = login("manager_a").get(
+        reverse("customers:list"),
+        {"branch": bank.outlet_a.pk, "owner": bank.operators["operator_a"].pk},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="customer-results",
+    )
+    body = response.content.decode()
+    assert 'id="owner-field" hx-swap-oob="true"' in body
+    selected = f'<option value="{bank.operators["operator_a"].pk}" selected>'
+    assert selected in body
+
+
+def response_owner_options(body: str) -> list[str]:
+    field = body[body.index('id="owner-field"') : body.index("</select>", body.index('id="owner-field"'))]
+    return [label.strip() for label in re.findall(r"<option[^>]*>([^<]*)</option>", field)]

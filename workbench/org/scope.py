@@ -12,7 +12,7 @@ A user with no operator profile (and not a superuser) sees nothing.
 
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 
 from tagging.models import Customer, FollowRelationship
@@ -98,10 +98,13 @@ def visible_customers(user) -> QuerySet[Customer]:
     if viewer.scope == Scope.BRANCH:
         return customers.filter(branch_id__in=visible_branch_ids(user))
     if viewer.scope == Scope.SELF:
+        # A UNION of two index scans: an OR across the owner column and a follow subquery makes PostgreSQL
+        # scan the whole customer table (hundreds of ms at a million rows).
+        owned = Customer.objects.filter(owner=viewer.operator).values("pk")
         followed = FollowRelationship.objects.filter(operator=viewer.operator, deleted_at__isnull=True).values(
             "customer_id"
         )
-        return customers.filter(Q(owner=viewer.operator) | Q(pk__in=followed))
+        return customers.filter(pk__in=owned.union(followed))
     return customers.none()
 
 
