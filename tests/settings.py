@@ -4,6 +4,7 @@ Defaults point at the real services the suite runs against (PostgreSQL and Redis
 anything already in the environment wins, so CI or a developer can point elsewhere.
 """
 
+import hashlib
 import os
 
 _TEST_ENV = {
@@ -20,6 +21,10 @@ _TEST_ENV = {
     "WECOM_CORP_ID": "wwtestcorp",
     "WECOM_SECRET": "test-secret",
     "WECOM_AGENT_ID": "1000002",
+    "WECOM_CALLBACK_TOKEN": "testCallbackToken2026",
+    "WECOM_CALLBACK_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    # Retries back off in milliseconds under test, not seconds.
+    "WECOM_RETRY_BASE_SECONDS": "0.01",
 }
 for _name, _value in _TEST_ENV.items():
     os.environ.setdefault(_name, _value)
@@ -28,3 +33,7 @@ from workbench.settings import *  # noqa: E402,F403
 
 # Hashing cost is not under test; the default PBKDF2 rounds would dominate the suite's run time.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# One test database per checkout (pytest-xdist adds _gw0, _gw1 …), so two clones can run the suite at once.
+_CHECKOUT = hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:6]  # noqa: F405, S324 - a name, not security
+DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("TEST_DATABASE_NAME") or f"test_wb_{_CHECKOUT}"  # noqa: F405
