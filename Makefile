@@ -37,11 +37,11 @@ demo: $(VENV)/.runtime $(DEMO_ENV)
 		$(WITH_DEMO_ENV) $(PY) manage.py seed_demo --customers $(DEMO_CUSTOMERS) --operators $(DEMO_OPERATORS) && touch var/demo-seeded; \
 	fi
 	@$(PY) deploy/demo_banner.py
-	$(WITH_DEMO_ENV) honcho --procfile deploy/Procfile --app-root . start --port $${PORT:-8000}
+	$(WITH_DEMO_ENV) WEB_PORT=$${PORT:-8000} honcho --procfile deploy/Procfile --app-root . start --port $${PORT:-8000}
 
 ## demo-reset: forget the demo bank so that the next `make demo` builds it again.
 demo-reset:
-	rm -rf var/workbench.sqlite3* var/demo-seeded var/broker var/exports var/celerybeat-schedule*
+	rm -rf var/workbench.sqlite3* var/demo-seeded var/broker var/exports var/celerybeat-schedule* var/wecom-sandbox.sqlite3*
 
 ## test: the whole suite against PostgreSQL and Redis on 127.0.0.1, lint and the migration check included.
 test: $(VENV)/.dev services chromium

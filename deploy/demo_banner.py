@@ -16,6 +16,7 @@ print()
 print("=" * 64)
 print(f"  直营工作台 demo:  http://127.0.0.1:{PORT}/")
 print(f"  API docs:         http://127.0.0.1:{PORT}/api/docs/")
+print("  WeCom sandbox:    http://127.0.0.1:8100/sandbox/  (what customers received)")
 print("  Logins (password demo12345, demo only):")
 for username, role in LOGINS:
     print(f"    {username:<10} {role}")

@@ -31,7 +31,8 @@ class Customer(models.Model):
 
     # A 32-bit dense id: tag and segment sets are compressed bitmaps of these.
     id = models.AutoField(primary_key=True)
-    customer_no = models.CharField(_("customer number"), max_length=32, unique=True)
+    # Empty for a WeCom contact not yet matched to a bank customer (an admin links it, see integrations.wecom).
+    customer_no = models.CharField(_("customer number"), max_length=32, unique=True, null=True, blank=True)
     name = models.CharField(_("name"), max_length=64)
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, default=Gender.UNKNOWN)
     external_userid = models.CharField(_("WeCom external_userid"), max_length=64, null=True, blank=True, unique=True)
@@ -92,7 +93,11 @@ class Customer(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.name} ({self.customer_no})"
+        return f"{self.name} ({self.customer_no or self.external_userid})"
+
+    @property
+    def is_unmatched_contact(self) -> bool:
+        return not self.customer_no
 
 
 class AddWay(models.IntegerChoices):
@@ -124,6 +129,8 @@ class FollowRelationship(models.Model):
     class DeletedBy(models.TextChoices):
         CUSTOMER = "customer", _("Customer deleted the operator")
         OPERATOR = "operator", _("Operator deleted the customer")
+        TRANSFER = "transfer", _("Moved to another operator by a transfer")
+        SYNC = "sync", _("No longer in WeCom (found by a sync)")
 
     customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="follows")
     operator = models.ForeignKey(
@@ -136,6 +143,9 @@ class FollowRelationship(models.Model):
     description = models.CharField(_("description"), max_length=150, blank=True, default="")
     deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
     deleted_by = models.CharField(_("deleted by"), max_length=16, choices=DeletedBy.choices, blank=True, default="")
+    # The WeCom corp tag ids the operator put on this customer (follow_info.tag_id), mirrored by the sync.
+    # A database default too: the demo seeder's COPY leaves the column out.
+    wecom_tag_ids = models.JSONField(_("WeCom tag ids"), default=list, db_default=models.Value("[]"), blank=True)
 
     class Meta:
         verbose_name = _("follow relationship")
@@ -210,6 +220,8 @@ class CustomerEvent(models.Model):
         NOTE = "note", _("Note")
         MASTER_DATA = "master_data", _("Master data updated")
         OWNER_CHANGED = "owner_changed", _("Owner changed")
+        TRANSFER = "transfer", _("WeCom transfer")
+        CONTACT_LINKED = "contact_linked", _("WeCom contact linked")
         TRANSACTION = "transaction", _("Transaction")
 
     customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="events")

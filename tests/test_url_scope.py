@@ -64,7 +64,7 @@ def collect_routes() -> list[Route]:
 ROUTES = collect_routes()
 
 # Reachable without logging in. Each is exercised in test_public_routes.
-PUBLIC = {"login", "logout", "set_language", "healthz", "api:token", "schema", "api-docs"}
+PUBLIC = {"login", "logout", "set_language", "healthz", "api:token", "schema", "api-docs", "wecom_callbacks:callback"}
 
 # Django admin: whole-bank by design; only head-office admins may enter (test_admin_*).
 ADMIN_NAMESPACE = "admin"
@@ -276,8 +276,64 @@ def probe_audit_list(ctx: Ctx, name: str):
     assert ctx.login("reviewer").get(reverse(name)).status_code == 200
 
 
+def probe_wecom_admin_gate(method: str, *, args=None):
+    """WeCom administration is whole-bank by design: the gate is the scope. Only head-office admins enter."""
+
+    def probe(ctx: Ctx, name: str):
+        url = reverse(name, args=args(ctx) if args else None)
+        for persona in ("operator_a", "lead_a", "manager_a", "reviewer", "nobody"):
+            assert getattr(ctx.login(persona), method)(url).status_code == 403, persona
+        assert getattr(ctx.login("admin"), method)(url).status_code in (200, 302)
+
+    return probe
+
+
+def _sync_run_pk(ctx: Ctx) -> list[int]:
+    from integrations.wecom.models import SyncRun
+
+    return [SyncRun.objects.create(kind=SyncRun.Kind.FULL, status=SyncRun.Status.SUCCEEDED).pk]
+
+
+def _unmatched_contact_pk(ctx: Ctx) -> list[int]:
+    from tests.factories import CustomerFactory
+
+    return [CustomerFactory(customer_no=None, external_userid="wmUNMATCHED", owner=ctx.bank.operators["operator_b"]).pk]
+
+
+def probe_transfers(ctx: Ctx, name: str):
+    from integrations.wecom.models import ContactTransfer
+
+    ops = ctx.bank.operators
+    ContactTransfer.objects.create(
+        kind=ContactTransfer.Kind.ON_THE_JOB,
+        customer=ctx.b_customer,
+        external_userid="wmBOWN0001",
+        handover=ops["operator_b"],
+        takeover=ops["manager_b"],
+        status=ContactTransfer.Status.WAITING,
+    )
+    for persona in ("operator_a", "lead_a", "reviewer"):
+        assert ctx.login(persona).get(reverse(name)).status_code == 403, persona
+    response = ctx.login("manager_a").get(reverse(name))
+    assert response.status_code == 200
+    _assert_absent(response, B_MARKERS + B_OPERATOR_NAMES, f"{name} as manager_a")
+    posted = ctx.login("manager_a").post(
+        reverse(name), {"handover": ops["operator_b"].pk, "takeover": ops["operator_a"].pk}
+    )
+    assert posted.status_code == 200 and "handover" in posted.context["form"].errors
+    assert ContactTransfer.objects.count() == 1
+    control = ctx.login("manager_b").get(reverse(name))
+    assert "乙客户壹" in _text(control)
+
+
 PROBES = {
     "home": probe_home,
+    "wecom:overview": probe_wecom_admin_gate("get"),
+    "wecom:sync-start": probe_wecom_admin_gate("post"),
+    "wecom:sync-progress": probe_wecom_admin_gate("get", args=_sync_run_pk),
+    "wecom:unmatched": probe_wecom_admin_gate("get"),
+    "wecom:unmatched-link": probe_wecom_admin_gate("post", args=_unmatched_contact_pk),
+    "wecom:transfers": probe_transfers,
     "customers:list": probe_customer_list,
     "customers:detail": probe_customer_object("get"),
     "customers:reveal_pii": probe_customer_object("post"),

@@ -18,6 +18,21 @@ app.conf.beat_schedule = {
         "schedule": 3600.0,
         "options": {"expires": 3000},
     },
+    "wecom-incremental-sync": {
+        "task": "integrations.wecom.tasks.incremental_sync",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
+    "wecom-callbacks-reprocess-stuck": {
+        "task": "integrations.wecom.callbacks.reprocess_stuck",
+        "schedule": 300.0,
+        "options": {"expires": 240},
+    },
+    "wecom-poll-transfers": {
+        "task": "integrations.wecom.tasks.poll_transfers",
+        "schedule": 600.0,
+        "options": {"expires": 540},
+    },
     "sessions-clear-expired": {
         "task": "workbench.web.tasks.clear_expired_sessions",
         "schedule": 6 * 3600.0,

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from workbench.env import (
     database_from_url,
     env_bool,
+    env_float,
     env_int,
     env_list,
     env_str,
@@ -93,6 +94,8 @@ INSTALLED_APPS = [
     "workbench.exports",
     "workbench.demo",
     "tagging",
+    "integrations.wecom",
+    "integrations.wecom_sandbox",
 ]
 
 MIDDLEWARE = [
@@ -272,9 +275,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 600
 CELERY_TASK_TIME_LIMIT = 660
 CELERY_TASK_DEFAULT_QUEUE = "compute"
+# The first matching pattern wins: the narrower callbacks pattern must come first.
 CELERY_TASK_ROUTES = {
-    "integrations.wecom.*": {"queue": "wecom"},
     "integrations.wecom.callbacks.*": {"queue": "callbacks"},
+    "integrations.wecom.*": {"queue": "wecom"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = TIME_ZONE
@@ -297,6 +301,19 @@ if WECOM_CALLBACK_TOKEN and not (WECOM_CALLBACK_TOKEN.isalnum() and len(WECOM_CA
     raise ImproperlyConfigured(
         "WECOM_CALLBACK_TOKEN must be at most 32 letters or digits, as the WeCom console issues."
     )
+
+# How the client treats WeCom: per-request timeout, bounded retries of transient errors, and the rate limits
+# WeCom enforces (per API per corp per minute; per member per minute and hour for app messages).
+WECOM_TIMEOUT_SECONDS = env_float("WECOM_TIMEOUT_SECONDS", 10.0, minimum=0.1, maximum=120)
+WECOM_MAX_RETRIES = env_int("WECOM_MAX_RETRIES", 3, minimum=0, maximum=10)
+WECOM_RETRY_BASE_SECONDS = env_float("WECOM_RETRY_BASE_SECONDS", 0.5, minimum=0, maximum=60)
+WECOM_API_CALLS_PER_MINUTE = env_int("WECOM_API_CALLS_PER_MINUTE", 10_000, minimum=1)
+WECOM_MEMBER_MESSAGES_PER_MINUTE = env_int("WECOM_MEMBER_MESSAGES_PER_MINUTE", 30, minimum=1)
+WECOM_MEMBER_MESSAGES_PER_HOUR = env_int("WECOM_MEMBER_MESSAGES_PER_HOUR", 1000, minimum=1)
+# Sent with the welcome code of a new contact when no channel code supplies its own; empty: none is sent.
+WECOM_WELCOME_TEXT = env_str("WECOM_WELCOME_TEXT", "")
+if len(WECOM_WELCOME_TEXT.encode()) > 4000:
+    raise ImproperlyConfigured("WECOM_WELCOME_TEXT is longer than WeCom's 4000 bytes.")
 
 LOG_LEVEL = (env_str("LOG_LEVEL") or "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

@@ -14,6 +14,8 @@ urlpatterns = [
     path("org/", include("workbench.org.urls")),
     path("exports/", include("workbench.exports.urls")),
     path("audit/", include("workbench.audit.urls")),
+    path("wecom/callback/", include("integrations.wecom.callbacks.urls")),
+    path("wecom/", include("integrations.wecom.urls")),
     path("api/v1/", include("workbench.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -12,6 +12,9 @@ class AuditAction(models.TextChoices):
     EXPORT_REQUESTED = "export_requested", _("Requested an export")
     EXPORT_DOWNLOADED = "export_downloaded", _("Downloaded an export")
     ADMIN_CHANGE = "admin_change", _("Changed data in the admin")
+    WECOM_SYNC_STARTED = "wecom_sync_started", _("Started a WeCom sync")
+    WECOM_CONTACT_LINKED = "wecom_contact_linked", _("Linked a WeCom contact to a customer")
+    TRANSFER_REQUESTED = "transfer_requested", _("Requested customer transfers")
 
 
 class AuditEvent(models.Model):

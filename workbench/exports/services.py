@@ -67,7 +67,7 @@ def _customer_rows(job: ExportJob):
 
 def _customer_values(customer) -> list:
     return [
-        customer.customer_no,
+        customer.customer_no or "",
         customer.name,
         customer.get_gender_display(),
         customer.mobile_masked,

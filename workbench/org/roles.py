@@ -28,6 +28,10 @@ class RolePolicy:
     may_export: bool
     may_view_audit: bool
     may_use_admin: bool
+    # Start WeCom syncs and link unmatched WeCom contacts to bank customers.
+    may_manage_wecom: bool = False
+    # Move customers between operators through WeCom's on-the-job and resigned transfers.
+    may_transfer: bool = False
 
 
 POLICIES: dict[str, RolePolicy] = {
@@ -38,10 +42,16 @@ POLICIES: dict[str, RolePolicy] = {
         Scope.BRANCH, may_view_pii=False, may_export=True, may_view_audit=False, may_use_admin=False
     ),
     Role.BRANCH_MANAGER: RolePolicy(
-        Scope.BRANCH, may_view_pii=True, may_export=True, may_view_audit=False, may_use_admin=False
+        Scope.BRANCH, may_view_pii=True, may_export=True, may_view_audit=False, may_use_admin=False, may_transfer=True
     ),
     Role.HEAD_OFFICE_ADMIN: RolePolicy(
-        Scope.BANK, may_view_pii=True, may_export=True, may_view_audit=True, may_use_admin=True
+        Scope.BANK,
+        may_view_pii=True,
+        may_export=True,
+        may_view_audit=True,
+        may_use_admin=True,
+        may_manage_wecom=True,
+        may_transfer=True,
     ),
     Role.COMPLIANCE_REVIEWER: RolePolicy(
         Scope.BANK, may_view_pii=False, may_export=False, may_view_audit=True, may_use_admin=False
@@ -49,4 +59,12 @@ POLICIES: dict[str, RolePolicy] = {
 }
 
 NO_ACCESS = RolePolicy(Scope.NONE, may_view_pii=False, may_export=False, may_view_audit=False, may_use_admin=False)
-SUPERUSER = RolePolicy(Scope.BANK, may_view_pii=True, may_export=True, may_view_audit=True, may_use_admin=True)
+SUPERUSER = RolePolicy(
+    Scope.BANK,
+    may_view_pii=True,
+    may_export=True,
+    may_view_audit=True,
+    may_use_admin=True,
+    may_manage_wecom=True,
+    may_transfer=True,
+)

@@ -108,6 +108,13 @@ def visible_customers(user) -> QuerySet[Customer]:
     return customers.none()
 
 
+def visible_transfers(user):
+    """WeCom customer transfers of the customers this user may see."""
+    from integrations.wecom.models import ContactTransfer
+
+    return ContactTransfer.objects.filter(customer__in=visible_customers(user).values("pk"))
+
+
 def get_visible_customer(user, pk) -> Customer:
     """The customer if the user may see it; 404 otherwise, so existence is not revealed."""
     try:
@@ -137,6 +144,14 @@ def may_view_audit(user) -> bool:
 
 def may_use_admin(user) -> bool:
     return viewer_for(user).policy.may_use_admin
+
+
+def may_manage_wecom(user) -> bool:
+    return viewer_for(user).policy.may_manage_wecom
+
+
+def may_transfer(user) -> bool:
+    return viewer_for(user).policy.may_transfer
 
 
 def has_access(user) -> bool:

@@ -5,7 +5,7 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
-from workbench.org.scope import has_access, may_export, may_view_audit
+from workbench.org.scope import has_access, may_export, may_manage_wecom, may_transfer, may_view_audit
 
 
 def _requires(check):
@@ -25,3 +25,5 @@ def _requires(check):
 staff_required = _requires(has_access)
 export_required = _requires(may_export)
 audit_required = _requires(may_view_audit)
+wecom_admin_required = _requires(may_manage_wecom)
+transfer_required = _requires(may_transfer)
