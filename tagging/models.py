@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -240,3 +241,126 @@ class CustomerEvent(models.Model):
 
     def __str__(self):
         return self.summary
+
+
+class TagGroup(models.Model):
+    """A group of tags (资产等级, 代发客群 …); mirrored in WeCom as a corp tag group."""
+
+    name = models.CharField(_("name"), max_length=30, unique=True)  # WeCom's limit for group names
+    description = models.TextField(_("description"), blank=True, default="")
+    order = models.PositiveIntegerField(_("order"), default=0)
+    wecom_group_id = models.CharField(_("WeCom group id"), max_length=64, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tag group")
+        verbose_name_plural = _("tag groups")
+        ordering = ["order", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Tag(models.Model):
+    """A customer tag. Its kind says who sets it: a person, a rule, a playbook or channel code, or an import."""
+
+    class Kind(models.TextChoices):
+        MANUAL = "manual", _("Manual")
+        RULE = "rule", _("Rule")
+        EVENT = "event", _("Event")
+        IMPORTED = "imported", _("Imported")
+
+    group = models.ForeignKey(TagGroup, verbose_name=_("tag group"), on_delete=models.PROTECT, related_name="tags")
+    name = models.CharField(_("name"), max_length=30)  # WeCom's limit for tag names
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.MANUAL)
+    description = models.TextField(_("description"), blank=True, default="")
+    order = models.PositiveIntegerField(_("order"), default=0)
+    wecom_tag_id = models.CharField(_("WeCom tag id"), max_length=64, null=True, blank=True, unique=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["group__order", "order", "name"]
+        constraints = [models.UniqueConstraint(fields=["group", "name"], name="tag_unique_name_in_group")]
+
+    def __str__(self):
+        return f"{self.group.name}/{self.name}" if self.group_id else self.name
+
+
+class TagSource(models.TextChoices):
+    """Who put a tag on a customer, or took it off."""
+
+    MANUAL = "manual", _("By hand")
+    RULE = "rule", _("Rule")
+    EVENT = "event", _("Playbook or channel code")
+    IMPORT = "import", _("Import")
+    WECOM = "wecom", _("WeCom client")
+
+
+class CustomerTag(models.Model):
+    """A tag a customer has now. The history of how it got there is in TagChange."""
+
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="tags")
+    tag = models.ForeignKey(Tag, verbose_name=_("tag"), on_delete=models.CASCADE, related_name="customer_tags")
+    source = models.CharField(_("source"), max_length=16, choices=TagSource.choices)
+    # Set by hand on a rule tag: the rule's evaluation neither removes nor re-adds it.
+    pinned = models.BooleanField(_("pinned by hand"), default=False)
+    added_at = models.DateTimeField(_("added at"), auto_now_add=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("added by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("customer tag")
+        verbose_name_plural = _("customer tags")
+        constraints = [models.UniqueConstraint(fields=["tag", "customer"], name="customer_tag_once")]
+        indexes = [models.Index(fields=["customer", "tag"], name="customer_tag_by_customer")]
+
+    def __str__(self):
+        return f"{self.customer_id}: {self.tag_id}"
+
+
+class TagChange(models.Model):
+    """Append-only: a tag added to or removed from a customer — the customer's history and a playbook trigger."""
+
+    class Action(models.TextChoices):
+        ADDED = "added", _("Added")
+        REMOVED = "removed", _("Removed")
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="tag_changes"
+    )
+    tag = models.ForeignKey(Tag, verbose_name=_("tag"), on_delete=models.CASCADE, related_name="changes")
+    action = models.CharField(_("action"), max_length=8, choices=Action.choices)
+    source = models.CharField(_("source"), max_length=16, choices=TagSource.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # The rule, playbook, channel code or import that made the change (its kind is `source`).
+    source_id = models.PositiveBigIntegerField(_("source id"), null=True, blank=True)
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tag change")
+        verbose_name_plural = _("tag changes")
+        indexes = [
+            models.Index(fields=["customer", "-at"], name="tag_change_customer"),
+            models.Index(fields=["tag", "-at"], name="tag_change_tag"),
+            models.Index(fields=["at"], name="tag_change_at"),
+        ]
+
+    def __str__(self):
+        return f"{self.customer_id} {self.action} {self.tag_id}"
