@@ -4,6 +4,16 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+CHANGE_TYPE_LABELS = {
+    "add_external_contact": _("Customer added an operator"),
+    "add_half_external_contact": _("Customer added an operator (pending acceptance)"),
+    "edit_external_contact": _("Contact edited"),
+    "del_external_contact": _("Operator deleted the customer"),
+    "del_follow_user": _("Customer deleted the operator"),
+    "transfer_fail": _("Transfer failed"),
+}
 
 
 class CallbackEvent(models.Model):
@@ -37,6 +47,10 @@ class CallbackEvent(models.Model):
     def __str__(self):
         return f"{self.event}/{self.change_type} {self.received_at:%Y-%m-%d %H:%M:%S}"
 
+    @property
+    def label(self) -> str:
+        return str(CHANGE_TYPE_LABELS.get(self.change_type, self.change_type or self.event))
+
 
 class SyncRun(models.Model):
     """One directory and contact sync, full or incremental, with its progress for the UI."""
@@ -47,9 +61,16 @@ class SyncRun(models.Model):
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
-        RUNNING = "running", _("Running")
+        RUNNING = "running", pgettext_lazy("sync status", "Running")
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
+
+    class Stage(models.TextChoices):
+        DIRECTORY = "directory", _("Departments and members")
+        TAGS = "tags", _("Corp tags")
+        FETCHING = "fetching", _("Reading contacts")
+        APPLYING = "applying", _("Applying contacts")
+        RECONCILING = "reconciling", _("Comparing contacts")
 
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
@@ -59,9 +80,9 @@ class SyncRun(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    stage = models.CharField(_("stage"), max_length=32, blank=True, default="")
-    done = models.PositiveIntegerField(_("members done"), default=0)
-    total = models.PositiveIntegerField(_("members in total"), default=0)
+    stage = models.CharField(_("stage"), max_length=32, choices=Stage.choices, blank=True, default="")
+    done = models.PositiveIntegerField(_("done in this stage"), default=0)
+    total = models.PositiveIntegerField(_("total in this stage"), default=0)
     counts = models.JSONField(_("counts"), default=dict, blank=True)
     error = models.TextField(_("error"), blank=True, default="")
 
@@ -73,11 +94,22 @@ class SyncRun(models.Model):
     def __str__(self):
         return f"{self.get_kind_display()} #{self.pk}"
 
+    # Share of the whole run each stage stands for, so one bar moves steadily through all of them.
+    _STAGE_SPANS = {
+        "directory": (0, 5),
+        "tags": (5, 10),
+        "fetching": (10, 40),
+        "applying": (40, 100),
+        "reconciling": (10, 100),
+    }
+
     @property
     def percent(self) -> int:
         if self.status == self.Status.SUCCEEDED:
             return 100
-        return int(self.done * 100 / self.total) if self.total else 0
+        start, end = self._STAGE_SPANS.get(self.stage, (0, 0))
+        share = self.done / self.total if self.total else 0
+        return int(start + (end - start) * share)
 
 
 class CorpTag(models.Model):

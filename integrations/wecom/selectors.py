@@ -12,7 +12,9 @@ def recent_syncs(limit: int = 10) -> list[SyncRun]:
 
 
 def callback_summary() -> dict:
-    by_status = dict(CallbackEvent.objects.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+    counts = CallbackEvent.objects.values_list("status").annotate(n=Count("pk")).values_list("status", "n")
+    labels = dict(CallbackEvent.Status.choices)
+    by_status = [(status, labels.get(status, status), n) for status, n in counts]
     return {"by_status": by_status, "recent": list(CallbackEvent.objects.defer("raw_xml")[:20])}
 
 

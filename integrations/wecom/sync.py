@@ -162,7 +162,7 @@ def sync_all_contacts(client: WeComClient, stats: Counter, progress: Callable[[i
     """Every contact of every member who may have customers, gathered per contact across members' pages."""
     userids = sorted(client.follow_user_list())
     chunks = [userids[i : i + BATCH_USERIDS_MAX] for i in range(0, len(userids), BATCH_USERIDS_MAX)]
-    progress(0, len(userids))
+    progress(0, len(userids), SyncRun.Stage.FETCHING)
     gathered: dict[str, tuple[dict, list[dict]]] = {}
     for index, chunk in enumerate(chunks):
         for item in client.iter_contacts_by_user(chunk):
@@ -171,7 +171,10 @@ def sync_all_contacts(client: WeComClient, stats: Counter, progress: Callable[[i
             entry[1].append(item["follow_info"])
         progress(min(len(userids), (index + 1) * BATCH_USERIDS_MAX), len(userids))
     seen_follows: set[int] = set()
-    for contact, follow_users in gathered.values():
+    progress(0, len(gathered), SyncRun.Stage.APPLYING)
+    for done, (contact, follow_users) in enumerate(gathered.values(), start=1):
+        if done % 500 == 0:
+            progress(done, len(gathered))
         contacts.upsert_contact(
             contact, follow_users, source="sync", complete=False, stats=stats, seen_follow_ids=seen_follows
         )
@@ -191,7 +194,7 @@ def sync_all_contacts(client: WeComClient, stats: Counter, progress: Callable[[i
 
 def reconcile_contacts(client: WeComClient, userids: list[str], stats: Counter, progress) -> None:
     """Per member, fetch only the contacts whose follow differs from WeCom's list (missed callbacks)."""
-    progress(0, len(userids))
+    progress(0, len(userids), SyncRun.Stage.RECONCILING)
     for index, userid in enumerate(userids):
         theirs = set(client.external_contact_ids(userid))
         ours = set(
@@ -230,13 +233,12 @@ def run_sync(run: SyncRun) -> SyncRun:
     run.status, run.started_at = SyncRun.Status.RUNNING, timezone.now()
     run.save(update_fields=["status", "started_at"])
     try:
-        progress(0, 0, "directory")
+        progress(0, 0, SyncRun.Stage.DIRECTORY)
         with transaction.atomic():
             branches = sync_departments(client, stats)
             active_userids = sync_members(client, branches, stats)
-        progress(0, 0, "tags")
+        progress(0, 0, SyncRun.Stage.TAGS)
         sync_corp_tags(client, stats)
-        run.stage = "contacts"
         if run.kind == SyncRun.Kind.FULL:
             sync_all_contacts(client, stats, progress)
         else:
