@@ -15,6 +15,18 @@ class AuditAction(models.TextChoices):
     WECOM_SYNC_STARTED = "wecom_sync_started", _("Started a WeCom sync")
     WECOM_CONTACT_LINKED = "wecom_contact_linked", _("Linked a WeCom contact to a customer")
     TRANSFER_REQUESTED = "transfer_requested", _("Requested customer transfers")
+    TAG_LIBRARY_CHANGED = "tag_library_changed", _("Changed the tag library")
+    TAGS_BULK_CHANGED = "tags_bulk_changed", _("Tagged customers in bulk")
+    RULE_CHANGED = "rule_changed", _("Changed a rule tag")
+    SEGMENT_CHANGED = "segment_changed", _("Changed a segment")
+    SEGMENT_SNAPSHOT = "segment_snapshot", _("Froze a segment")
+    IMPORT_UPLOADED = "import_uploaded", _("Uploaded a bank data file")
+    IMPORT_REPORT_DOWNLOADED = "import_report_downloaded", _("Downloaded an import error report")
+    CONTENT_SUBMITTED = "content_submitted", _("Submitted content for approval")
+    CONTENT_APPROVED = "content_approved", _("Approved content")
+    CONTENT_REJECTED = "content_rejected", _("Rejected content")
+    SENSITIVE_WORDS_CHANGED = "sensitive_words_changed", _("Changed the sensitive-word list")
+    CHANNEL_CODE_CHANGED = "channel_code_changed", _("Changed a channel code")
 
 
 class AuditEvent(models.Model):

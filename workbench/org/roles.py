@@ -32,6 +32,18 @@ class RolePolicy:
     may_manage_wecom: bool = False
     # Move customers between operators through WeCom's on-the-job and resigned transfers.
     may_transfer: bool = False
+    # Create, edit and delete tag groups and tags (the bank's tag library).
+    may_manage_tags: bool = False
+    # Write rule tags' conditions and run them.
+    may_manage_rules: bool = False
+    # Upload bank data files (customers, payroll, holdings, purchases) and read their error reports.
+    may_import: bool = False
+    # Write content and submit it for approval.
+    may_author_content: bool = False
+    # Approve or reject submitted content and keep the sensitive-word list (compliance).
+    may_review_content: bool = False
+    # Create and edit channel QR codes (渠道活码).
+    may_manage_channels: bool = False
 
 
 POLICIES: dict[str, RolePolicy] = {
@@ -42,7 +54,13 @@ POLICIES: dict[str, RolePolicy] = {
         Scope.BRANCH, may_view_pii=False, may_export=True, may_view_audit=False, may_use_admin=False
     ),
     Role.BRANCH_MANAGER: RolePolicy(
-        Scope.BRANCH, may_view_pii=True, may_export=True, may_view_audit=False, may_use_admin=False, may_transfer=True
+        Scope.BRANCH,
+        may_view_pii=True,
+        may_export=True,
+        may_view_audit=False,
+        may_use_admin=False,
+        may_transfer=True,
+        may_author_content=True,
     ),
     Role.HEAD_OFFICE_ADMIN: RolePolicy(
         Scope.BANK,
@@ -52,9 +70,19 @@ POLICIES: dict[str, RolePolicy] = {
         may_use_admin=True,
         may_manage_wecom=True,
         may_transfer=True,
+        may_manage_tags=True,
+        may_manage_rules=True,
+        may_import=True,
+        may_author_content=True,
+        may_manage_channels=True,
     ),
     Role.COMPLIANCE_REVIEWER: RolePolicy(
-        Scope.BANK, may_view_pii=False, may_export=False, may_view_audit=True, may_use_admin=False
+        Scope.BANK,
+        may_view_pii=False,
+        may_export=False,
+        may_view_audit=True,
+        may_use_admin=False,
+        may_review_content=True,
     ),
 }
 

@@ -154,5 +154,29 @@ def may_transfer(user) -> bool:
     return viewer_for(user).policy.may_transfer
 
 
+def may_manage_tags(user) -> bool:
+    return viewer_for(user).policy.may_manage_tags
+
+
+def may_manage_rules(user) -> bool:
+    return viewer_for(user).policy.may_manage_rules
+
+
+def may_import(user) -> bool:
+    return viewer_for(user).policy.may_import
+
+
+def may_author_content(user) -> bool:
+    return viewer_for(user).policy.may_author_content
+
+
+def may_review_content(user) -> bool:
+    return viewer_for(user).policy.may_review_content
+
+
+def may_manage_channels(user) -> bool:
+    return viewer_for(user).policy.may_manage_channels
+
+
 def has_access(user) -> bool:
     return viewer_for(user).scope != Scope.NONE

@@ -5,7 +5,19 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
-from workbench.org.scope import has_access, may_export, may_manage_wecom, may_transfer, may_view_audit
+from workbench.org.scope import (
+    has_access,
+    may_author_content,
+    may_export,
+    may_import,
+    may_manage_channels,
+    may_manage_rules,
+    may_manage_tags,
+    may_manage_wecom,
+    may_review_content,
+    may_transfer,
+    may_view_audit,
+)
 
 
 def _requires(check):
@@ -27,3 +39,9 @@ export_required = _requires(may_export)
 audit_required = _requires(may_view_audit)
 wecom_admin_required = _requires(may_manage_wecom)
 transfer_required = _requires(may_transfer)
+tags_admin_required = _requires(may_manage_tags)
+rules_admin_required = _requires(may_manage_rules)
+import_required = _requires(may_import)
+author_required = _requires(may_author_content)
+reviewer_required = _requires(may_review_content)
+channels_admin_required = _requires(may_manage_channels)
