@@ -11,7 +11,7 @@ DEMO_ENV := var/demo.env
 # Loads the demo's generated settings (secrets, sandbox address) into the recipe's shell.
 WITH_DEMO_ENV := set -a && . ./$(DEMO_ENV) && set +a &&
 
-.PHONY: install install-dev demo demo-reset test lint format bench services chromium messages clean
+.PHONY: install install-dev demo demo-reset test lint format bench chaos services chromium messages clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,14 @@ format: $(VENV)/.dev
 ## bench: the benchmarks at 1M customers against DATABASE_URL (default: a workbench_bench database on 127.0.0.1).
 bench: $(VENV)/.dev services
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/workbench_bench} $(PY) -m bench foundation --customers 1000000
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/workbench_bench} $(PY) -m bench imports --customers 1000000
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/workbench_bench} $(PY) -m bench tagging --customers 1000000
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/workbench_bench} $(PY) -m bench engine --customers 1000000
+
+## chaos: the delivery engine against real processes that get killed (worker SIGKILL ×3, Redis restarted) and a
+## faulty WeCom sandbox; ends with a JSON ledger line whose "duplicates" and "lost" must be 0 (docs/delivery.md).
+chaos: $(VENV)/.dev services
+	DATABASE_URL=$${CHAOS_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/workbench_chaos} $(PY) -m bench chaos --customers $${CHAOS_CUSTOMERS:-50000}
 
 ## services: make sure PostgreSQL and Redis answer on 127.0.0.1 (starts them where this machine can).
 services:

@@ -11,7 +11,15 @@ import os
 import sys
 from urllib.parse import urlparse
 
-BENCHMARKS = {"foundation": "bench.foundation"}
+BENCHMARKS = {
+    "foundation": "bench.foundation",
+    "imports": "bench.imports",
+    "tagging": "bench.tagging",
+    "engine": "bench.engine",
+    "chaos": "bench.chaos",
+}
+# Benchmarks that need a database of their own (the chaos run empties it first).
+DATABASE_DEFAULTS = {"chaos": "postgres://postgres@127.0.0.1:5432/workbench_chaos"}
 
 BENCH_ENV = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/workbench_bench",
@@ -44,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", choices=sorted(BENCHMARKS), help="which benchmark")
     parser.add_argument("--customers", type=int, default=1_000_000, help="size of the demo bank (default 1000000)")
     args = parser.parse_args(argv)
+    if args.name in DATABASE_DEFAULTS:
+        os.environ.setdefault("DATABASE_URL", DATABASE_DEFAULTS[args.name])
     for name, value in BENCH_ENV.items():
         os.environ.setdefault(name, value)
     url = os.environ["DATABASE_URL"].strip()

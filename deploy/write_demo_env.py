@@ -28,6 +28,7 @@ def main(path: str) -> None:
         "WEB_CONCURRENCY": "2",
         "CELERY_CONCURRENCY": "1",
         "WECOM_API_BASE_URL": "http://127.0.0.1:8100/cgi-bin/",
+        "WECOM_OAUTH_AUTHORIZE_URL": "http://127.0.0.1:8100/connect/oauth2/authorize",
         "WECOM_CORP_ID": "ww" + secrets.token_hex(8),
         "WECOM_SECRET": secrets.token_urlsafe(32),
         "WECOM_AGENT_ID": "1000002",

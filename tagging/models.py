@@ -243,6 +243,14 @@ class CustomerEvent(models.Model):
         return self.summary
 
 
+class WeComState(models.TextChoices):
+    """Where a tag group or tag stands with its WeCom corp tag (the tag system's WeCom side)."""
+
+    SYNCED = "synced", _("In WeCom")
+    PENDING = "pending", _("Waiting for WeCom")
+    ERROR = "error", _("WeCom refused")
+
+
 class TagGroup(models.Model):
     """A group of tags (资产等级, 代发客群 …); mirrored in WeCom as a corp tag group."""
 
@@ -250,6 +258,11 @@ class TagGroup(models.Model):
     description = models.TextField(_("description"), blank=True, default="")
     order = models.PositiveIntegerField(_("order"), default=0)
     wecom_group_id = models.CharField(_("WeCom group id"), max_length=64, null=True, blank=True, unique=True)
+    # WeCom has no empty groups: a group reaches WeCom with its first tag, so "pending" until then.
+    wecom_state = models.CharField(
+        _("WeCom state"), max_length=8, choices=WeComState.choices, default=WeComState.PENDING
+    )
+    wecom_error = models.CharField(_("WeCom error"), max_length=255, blank=True, default="")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -276,6 +289,11 @@ class Tag(models.Model):
     description = models.TextField(_("description"), blank=True, default="")
     order = models.PositiveIntegerField(_("order"), default=0)
     wecom_tag_id = models.CharField(_("WeCom tag id"), max_length=64, null=True, blank=True, unique=True)
+    # pending: to be created, renamed or deleted in WeCom by the library sync; error: WeCom refused (wecom_error).
+    wecom_state = models.CharField(
+        _("WeCom state"), max_length=8, choices=WeComState.choices, default=WeComState.PENDING
+    )
+    wecom_error = models.CharField(_("WeCom error"), max_length=255, blank=True, default="")
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -303,8 +321,14 @@ class TagSource(models.TextChoices):
 class CustomerTag(models.Model):
     """A tag a customer has now. The history of how it got there is in TagChange."""
 
-    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="tags")
-    tag = models.ForeignKey(Tag, verbose_name=_("tag"), on_delete=models.CASCADE, related_name="customer_tags")
+    # No single-column indexes: (tag, customer) and (customer, tag) below serve both, and every index slows the
+    # set-based writes of rules and imports.
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="tags", db_index=False
+    )
+    tag = models.ForeignKey(
+        Tag, verbose_name=_("tag"), on_delete=models.CASCADE, related_name="customer_tags", db_index=False
+    )
     source = models.CharField(_("source"), max_length=16, choices=TagSource.choices)
     # Set by hand on a rule tag: the rule's evaluation neither removes nor re-adds it.
     pinned = models.BooleanField(_("pinned by hand"), default=False)
@@ -335,10 +359,13 @@ class TagChange(models.Model):
         ADDED = "added", _("Added")
         REMOVED = "removed", _("Removed")
 
+    # Indexed by (customer, -at) and (tag, -at) below, not on their own.
     customer = models.ForeignKey(
-        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="tag_changes"
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="tag_changes", db_index=False
     )
-    tag = models.ForeignKey(Tag, verbose_name=_("tag"), on_delete=models.CASCADE, related_name="changes")
+    tag = models.ForeignKey(
+        Tag, verbose_name=_("tag"), on_delete=models.CASCADE, related_name="changes", db_index=False
+    )
     action = models.CharField(_("action"), max_length=8, choices=Action.choices)
     source = models.CharField(_("source"), max_length=16, choices=TagSource.choices)
     actor = models.ForeignKey(
@@ -364,3 +391,131 @@ class TagChange(models.Model):
 
     def __str__(self):
         return f"{self.customer_id} {self.action} {self.tag_id}"
+
+
+class TagPush(models.Model):
+    """Outbox: one tag to add to or remove from one WeCom follow with `mark_tag`, written with the tag change.
+
+    At most one pending row per (follow, tag): a later change of the same pair rewrites its action. A worker
+    claims rows (status `sending`, a lease and a claim token), calls `mark_tag` once per follow for all its
+    claimed tags, then settles them under its token; a worker that died leaves rows whose lease runs out.
+    """
+
+    class Action(models.TextChoices):
+        ADD = "add", _("Add")
+        REMOVE = "remove", _("Remove")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+
+    # Lower first: a change made by hand goes ahead of a rule's or an import's thousands.
+    PRIORITY_BY_HAND = 0
+    PRIORITY_BULK = 5
+
+    follow = models.ForeignKey(
+        FollowRelationship, verbose_name=_("follow relationship"), on_delete=models.CASCADE, related_name="+"
+    )
+    # Looked up by follow (its own index) or by status; by tag only in rare admin actions.
+    tag = models.ForeignKey(Tag, verbose_name=_("tag"), on_delete=models.CASCADE, related_name="+", db_index=False)
+    action = models.CharField(_("action"), max_length=8, choices=Action.choices)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
+    priority = models.PositiveSmallIntegerField(_("priority"), default=PRIORITY_BULK)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    due_at = models.DateTimeField(_("due at"))
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
+    claim_token = models.CharField(_("claim token"), max_length=32, blank=True, default="")
+    errcode = models.IntegerField(_("WeCom errcode"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"))
+    updated_at = models.DateTimeField(_("updated at"))
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("WeCom tag push")
+        verbose_name_plural = _("WeCom tag pushes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["follow", "tag"], condition=Q(status="pending"), name="tag_push_one_pending_per_pair"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["priority", "due_at"], condition=Q(status="pending"), name="tag_push_claimable"),
+            models.Index(fields=["status", "updated_at"], name="tag_push_status"),
+        ]
+
+    def __str__(self):
+        return f"{self.action} {self.tag_id} on follow {self.follow_id}: {self.status}"
+
+
+class WeComFollowTags(models.Model):
+    """The corp tag ids we last knew on a follow in WeCom (from a sync, a callback or our own `mark_tag`).
+
+    The baseline against which a follow's `wecom_tag_ids` shows what an operator changed in the WeCom client.
+    """
+
+    follow = models.OneToOneField(
+        FollowRelationship,
+        verbose_name=_("follow relationship"),
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    tag_ids = models.JSONField(_("WeCom tag ids"), default=list, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("WeCom tags of a follow (last known)")
+        verbose_name_plural = _("WeCom tags of follows (last known)")
+
+    def __str__(self):
+        return f"follow {self.follow_id}: {self.tag_ids}"
+
+
+class BulkTagJob(models.Model):
+    """A tag added to or removed from every customer matching a list's filters, in the requester's scope."""
+
+    class Action(models.TextChoices):
+        ADD = "add", _("Add")
+        REMOVE = "remove", _("Remove")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.CASCADE, related_name="+"
+    )
+    tag = models.ForeignKey(Tag, verbose_name=_("tag"), on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(_("action"), max_length=8, choices=Action.choices)
+    params = models.JSONField(_("filters"), default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(_("customers matching"), default=0)
+    done = models.PositiveIntegerField(_("customers done"), default=0)
+    changed = models.PositiveIntegerField(_("customers changed"), default=0)
+    error = models.TextField(_("error"), blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("bulk tag job")
+        verbose_name_plural = _("bulk tag jobs")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.get_action_display()} {self.tag_id} #{self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return min(99, int(self.done * 100 / self.total)) if self.total else 0

@@ -7,7 +7,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 
 from tagging.filters import CustomerFilter
-from tagging.models import Customer, CustomerEvent, FollowRelationship, ProductHolding
+from tagging.models import Customer, CustomerEvent, FollowRelationship, ProductHolding, TagChange
 from workbench.org.scope import get_visible_customer, visible_branches, visible_customers, visible_operators
 
 PAGE_SIZE = 50
@@ -132,5 +132,24 @@ def customer_timeline(customer: Customer, *, limit: int = 100) -> list[TimelineE
         entries.append(
             TimelineEntry(event.occurred_at, event.kind, event.summary, event.operator.name if event.operator else "")
         )
+    changes = (
+        TagChange.objects.filter(customer=customer)
+        .select_related("tag__group", "actor__operator")
+        .order_by("-at", "-pk")[:limit]
+    )
+    for change in changes:
+        operator = getattr(change.actor, "operator", None)  # None for a rule, an import, a login without a profile
+        who = operator.name if operator else (change.actor.get_username() if change.actor else "")
+        entries.append(
+            TimelineEntry(
+                change.at,
+                f"tag_{change.action}",
+                f"{change.tag.group.name} / {change.tag.name} · {change.get_source_display()}",
+                who,
+            )
+        )
+    from campaigns.delivery.selectors import timeline_entries  # mass messages, policy holds, tasks done
+
+    entries.extend(TimelineEntry(*row) for row in timeline_entries(customer, limit=limit))
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries[:limit]

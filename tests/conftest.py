@@ -120,6 +120,12 @@ def export_root(settings, tmp_path):
     return settings.EXPORT_ROOT
 
 
+@pytest.fixture
+def import_root(settings, tmp_path):
+    settings.IMPORT_ROOT = tmp_path / "imports"
+    return settings.IMPORT_ROOT
+
+
 def build_bank() -> Bank:
     head = BranchFactory(name="示范银行总行", level=Branch.Level.HEAD_OFFICE)
     branch_a = BranchFactory(name="甲分行", level=Branch.Level.BRANCH, parent=head)

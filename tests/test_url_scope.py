@@ -15,6 +15,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.utils.regex_helper import normalize
 
+from tests import scope_probes_campaigns, scope_probes_delivery, scope_probes_playbooks, scope_probes_segments
 from workbench.exports.models import ExportJob
 from workbench.exports.services import export_request, export_run
 
@@ -65,6 +66,7 @@ ROUTES = collect_routes()
 
 # Reachable without logging in. Each is exercised in test_public_routes.
 PUBLIC = {"login", "logout", "set_language", "healthz", "api:token", "schema", "api-docs", "wecom_callbacks:callback"}
+PUBLIC |= scope_probes_campaigns.PUBLIC  # the tracked-link redirect /l/<token>
 
 # Django admin: whole-bank by design; only head-office admins may enter (test_admin_*).
 ADMIN_NAMESPACE = "admin"
@@ -326,6 +328,145 @@ def probe_transfers(ctx: Ctx, name: str):
     assert "乙客户壹" in _text(control)
 
 
+def _tag_on(ctx: Ctx, *customers):
+    """A manual tag (a corp tag already) on these customers."""
+    from tagging.models import Tag, TagGroup
+    from tagging.tags.services import tag_add
+
+    group, _ = TagGroup.objects.get_or_create(name="探针分组")
+    tag, _ = Tag.objects.get_or_create(group=group, name="探针标签", defaults={"wecom_tag_id": "etPROBE"})
+    if customers:
+        tag_add(customers, tag, source="manual")
+    return tag
+
+
+def probe_tag_library(ctx: Ctx, name: str):
+    tag = _tag_on(ctx, ctx.b_customer, ctx.bank.customers["a_own"])
+
+    def count(persona: str) -> int:
+        response = ctx.login(persona).get(reverse(name))
+        assert response.status_code == 200, persona
+        _assert_absent(response, B_MARKERS, f"{name} as {persona}")
+        return {t.pk: n for entry in response.context["groups"] for t, n in entry.tags}[tag.pk]
+
+    for persona in ("operator_a", "lead_a", "manager_a"):
+        assert count(persona) == 1, persona  # a_own only: b_own is not counted
+    assert count("manager_b") == 1 and count("admin") == 2
+
+
+def probe_customer_tags(ctx: Ctx, name: str):
+    """The tags card and tagging by hand: branch A can neither see nor tag branch B's customer."""
+    from tagging.models import CustomerTag
+
+    tag = _tag_on(ctx)
+    url = reverse(name, args=[ctx.b_customer.pk])
+    for persona in ("operator_a", "lead_a", "manager_a"):
+        client = ctx.login(persona)
+        assert client.get(url).status_code == 404, persona
+        for op in ("add", "remove", "pin", "unpin"):
+            response = client.post(url, {"op": op, "tag": tag.pk}, HTTP_HX_REQUEST="true")
+            assert response.status_code == 404, (persona, op)
+            _assert_absent(response, B_MARKERS, f"{name} {op} as {persona}")
+    assert not CustomerTag.objects.filter(customer=ctx.b_customer).exists()
+    control = ctx.login("manager_b")
+    assert control.post(url, {"op": "add", "tag": tag.pk}, HTTP_HX_REQUEST="true").status_code == 200
+    assert "探针标签" in _text(control.get(url))
+    assert CustomerTag.objects.filter(customer=ctx.b_customer, tag=tag).exists()
+
+
+def probe_bulk_tags(ctx: Ctx, name: str):
+    """Tagging every customer matching the list's filters never reaches beyond the requester's scope."""
+    from tagging.models import CustomerTag
+
+    tag = _tag_on(ctx)
+    for persona in ("operator_a", "lead_a", "manager_a"):
+        for params in LIST_PARAMS:
+            response = ctx.login(persona).post(
+                reverse(name), {"tag": tag.pk, "action": "add", **_params(ctx, params)}, HTTP_HX_REQUEST="true"
+            )
+            assert response.status_code == 200, (persona, params)
+            assert not CustomerTag.objects.filter(customer=ctx.b_customer).exists(), (persona, params)
+    control = ctx.login("manager_b").post(
+        reverse(name), {"tag": tag.pk, "action": "add", "q": "CB0000000001"}, HTTP_HX_REQUEST="true"
+    )
+    assert control.context["job"].changed == 1
+    assert CustomerTag.objects.filter(customer=ctx.b_customer, tag=tag).exists()
+
+
+def probe_bulk_job(ctx: Ctx, name: str):
+    from tagging.tags.bulk import bulk_tag_request
+
+    job = bulk_tag_request(user=ctx.bank.user("manager_b"), tag=_tag_on(ctx), action="add", params={})
+    url = reverse(name, args=[job.pk])
+    for persona in ("operator_a", "lead_a", "manager_a", "admin"):
+        assert ctx.login(persona).get(url).status_code == 404, persona
+    assert ctx.login("manager_b").get(url).status_code == 200
+
+
+def _tag_group_pk(ctx: Ctx) -> list[int]:
+    from tagging.models import TagGroup
+
+    return [TagGroup.objects.create(name="空分组").pk]
+
+
+def _tag_pk(ctx: Ctx) -> list[int]:
+    return [_tag_on(ctx).pk]
+
+
+def _unused_tag_pk(ctx: Ctx) -> list[int]:
+    from tagging.models import Tag, TagGroup
+
+    group, _ = TagGroup.objects.get_or_create(name="探针分组")
+    return [Tag.objects.create(group=group, name="未用标签").pk]
+
+
+def probe_tags_admin_gate(method: str, *, args=None):
+    """Managing the tag library and its WeCom outbox is whole-bank by design: only head-office admins enter."""
+
+    def probe(ctx: Ctx, name: str):
+        url = reverse(name, args=args(ctx) if args else None)
+        for persona in ("operator_a", "lead_a", "manager_a", "reviewer", "nobody"):
+            assert getattr(ctx.login(persona), method)(url).status_code == 403, persona
+        assert getattr(ctx.login("admin"), method)(url).status_code in (200, 302)
+
+    return probe
+
+
+def _import_with_report(ctx: Ctx, *, failed: bool = False) -> list[int]:
+    """A head-office import with one rejected row: its error report names branch B's customer."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from integrations.bank.models import ImportJob
+    from integrations.bank.services import import_create, import_run
+
+    content = "客户号,姓名,手机号\nCB0000000001,乙客户壹,139876\n".encode()
+    job = import_create(user=ctx.bank.user("admin"), kind="customers", upload=SimpleUploadedFile("乙.csv", content))
+    if failed:  # as if the database had been down: nothing applied, the upload kept for 继续
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FAILED)
+    else:
+        import_run(job_id=job.pk)
+    return [job.pk]
+
+
+def probe_import_gate(method: str, *, args=None, api: bool = False, shows: str | None = None):
+    """Imports are whole-bank by design (files and reports name customers of every branch): the gate is the
+    scope. Only roles that may import enter — not even a manager of the branch whose customers are named."""
+
+    def probe(ctx: Ctx, name: str):
+        url = reverse(name, args=args(ctx) if args else None)
+        for persona in ("operator_a", "lead_a", "manager_a", "manager_b", "reviewer", "nobody"):
+            client = ctx.api_as(persona) if api else ctx.login(persona)
+            response = getattr(client, method)(url)
+            assert response.status_code == 403, (persona, response.status_code)
+            _assert_absent(response, B_MARKERS, f"{name} as {persona}")
+        response = getattr(ctx.api_as("admin") if api else ctx.login("admin"), method)(url)
+        assert response.status_code in (200, 302), response.status_code
+        if shows:
+            assert shows in _text(response).lstrip("\ufeff")
+
+    return probe
+
+
 PROBES = {
     "home": probe_home,
     "wecom:overview": probe_wecom_admin_gate("get"),
@@ -350,6 +491,30 @@ PROBES = {
     "api:customer-pii": probe_customer_object("get", api=True),
     "api:branch-list": lambda ctx, name: probe_branch_list(ctx, name, api=True),
     "api:operator-list": lambda ctx, name: probe_operator_list(ctx, name, api=True),
+    "tags:library": probe_tag_library,
+    "tags:customer": probe_customer_tags,
+    "tags:bulk": probe_bulk_tags,
+    "tags:job-progress": probe_bulk_job,
+    "tags:group-new": probe_tags_admin_gate("get"),
+    "tags:group-edit": probe_tags_admin_gate("get", args=_tag_group_pk),
+    "tags:group-delete": probe_tags_admin_gate("post", args=_tag_group_pk),
+    "tags:tag-new": probe_tags_admin_gate("get"),
+    "tags:tag-edit": probe_tags_admin_gate("get", args=_tag_pk),
+    "tags:tag-delete": probe_tags_admin_gate("post", args=_unused_tag_pk),
+    "tags:outbox": probe_tags_admin_gate("get"),
+    "tags:outbox-retry": probe_tags_admin_gate("post"),
+    "imports:list": probe_import_gate("get"),
+    "imports:progress": probe_import_gate("get", args=_import_with_report, shows="乙.csv"),
+    "imports:errors": probe_import_gate("get", args=_import_with_report, shows="CB0000000001"),
+    "imports:resume": probe_import_gate("post", args=lambda ctx: _import_with_report(ctx, failed=True)),
+    "imports:sample": probe_import_gate("get", args=lambda ctx: ["customers.csv"], shows="客户号"),
+    "api:import-list": probe_import_gate("get", api=True),
+    "api:import-detail": probe_import_gate("get", args=_import_with_report, api=True, shows="乙.csv"),
+    "api:import-errors": probe_import_gate("get", args=_import_with_report, api=True, shows="CB0000000001"),
+    **scope_probes_campaigns.PROBES,  # content library, channel codes, channel report
+    **scope_probes_delivery.PROBES,  # operator tasks, mass sends, contact policy, do-not-disturb
+    **scope_probes_segments.PROBES,  # segments and rule tags
+    **scope_probes_playbooks.PROBES,  # playbooks: builder, lifecycle, monitor
 }
 
 
@@ -375,7 +540,7 @@ def test_every_route_resolves_from_its_sample_url():
 
 
 @pytest.mark.parametrize("key", sorted(PROBES))
-def test_scope_probe(bank, login, api_as, export_root, key):
+def test_scope_probe(bank, login, api_as, export_root, import_root, key):
     PROBES[key](Ctx(bank, login, api_as), key)
 
 
@@ -428,6 +593,7 @@ def test_public_routes(bank):
     assert client.post(reverse("set_language"), {"language": "en", "next": "/"}).status_code == 302
     assert client.post(reverse("logout")).status_code == 302
     assert client.post(reverse("api:token"), {"username": "x", "password": "y"}).status_code == 401
+    assert client.get(reverse("links:redirect", args=["no-such-token"])).status_code == 404
 
 
 ADMIN_ROUTES = [r for r in ROUTES if r.namespace.split(":")[0] == ADMIN_NAMESPACE and r.key != "admin:login"]

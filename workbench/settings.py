@@ -94,8 +94,15 @@ INSTALLED_APPS = [
     "workbench.exports",
     "workbench.demo",
     "tagging",
+    "tagging.segments",
     "integrations.wecom",
+    "integrations.bank",
     "integrations.wecom_sandbox",
+    "campaigns.content",
+    "campaigns.channels",
+    "campaigns.links",
+    "campaigns.playbooks",
+    "campaigns.delivery",
 ]
 
 MIDDLEWARE = [
@@ -226,6 +233,11 @@ STORAGES = {
 MEDIA_ROOT = VAR_DIR / "media"
 EXPORT_ROOT = Path(env_str("EXPORT_ROOT") or VAR_DIR / "exports")
 EXPORT_RETENTION_HOURS = env_int("EXPORT_RETENTION_HOURS", 24, minimum=1, maximum=24 * 30)
+# Bank data imports: uploaded files and their error reports (shared storage when workers run elsewhere).
+IMPORT_ROOT = Path(env_str("IMPORT_ROOT") or VAR_DIR / "imports")
+IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 512, minimum=1, maximum=10 * 1024)
+# Processes that parse, check and encrypt a large import's rows while the worker writes them.
+IMPORT_WORKERS = env_int("IMPORT_WORKERS", 2, minimum=1, maximum=32)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -314,6 +326,24 @@ WECOM_MEMBER_MESSAGES_PER_HOUR = env_int("WECOM_MEMBER_MESSAGES_PER_HOUR", 1000,
 WECOM_WELCOME_TEXT = env_str("WECOM_WELCOME_TEXT", "")
 if len(WECOM_WELCOME_TEXT.encode()) > 4000:
     raise ImproperlyConfigured("WECOM_WELCOME_TEXT is longer than WeCom's 4000 bytes.")
+# WeCom web OAuth (网页授权): identifies a customer who opens a tracked link inside WeChat. The sandbox serves the
+# same path (http://127.0.0.1:8100/connect/oauth2/authorize).
+WECOM_OAUTH_AUTHORIZE_URL = (
+    env_url("WECOM_OAUTH_AUTHORIZE_URL", schemes=("http", "https"))
+    or "https://open.weixin.qq.com/connect/oauth2/authorize"
+)
+# Where customers' phones reach the workbench's link redirect (/l/<token>): links in content are rewritten to it.
+# In production a public HTTPS origin, set as a trusted domain of the WeCom app (web OAuth redirects to it).
+_TRACKED_LINK_BASE_URL = env_url("TRACKED_LINK_BASE_URL", schemes=("http", "https")) or "http://127.0.0.1:8000"
+TRACKED_LINK_BASE_URL = _TRACKED_LINK_BASE_URL.rstrip("/")
+
+# The delivery engine (docs/delivery.md). A mass send whose answer from WeCom was lost is looked for in WeCom's list
+# only after it can no longer be in flight, and only created again if it is not there.
+DELIVERY_SETTLE_SECONDS = env_int("DELIVERY_SETTLE_SECONDS", 120, minimum=1, maximum=3600)
+# How often an open mass send is asked about (the member's confirmation, then each customer's result).
+DELIVERY_POLL_SECONDS = env_int("DELIVERY_POLL_SECONDS", 60, minimum=0, maximum=3600)
+# Sender loops the dispatch tick starts at most (each makes one add_msg_template call at a time).
+DELIVERY_SENDERS = env_int("DELIVERY_SENDERS", 4, minimum=1, maximum=64)
 
 LOG_LEVEL = (env_str("LOG_LEVEL") or "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

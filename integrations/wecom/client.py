@@ -255,6 +255,40 @@ class WeComClient:
         data = {"userid": list(userids), "start_time": start_time, "end_time": end_time}
         return self.post("externalcontact/get_user_behavior_data", data).get("behavior_data", [])
 
+    # --- media, 「联系我」 channel codes, web OAuth (content library and channel codes) ------------------
+
+    def upload_media(self, kind: str, filename: str, content: bytes, content_type: str = "") -> dict:
+        """`media/upload` (multipart): a temporary media_id, valid 3 days → {media_id, created_at (int)}."""
+        if kind not in ("image", "voice", "video", "file"):
+            raise ValueError(f"media/upload takes image, voice, video or file, not {kind!r}")
+        part = (filename, content, content_type) if content_type else (filename, content)
+        result = self._call(
+            "media/upload", lambda: self._wx.post("media/upload", params={"type": kind}, files={"media": part})
+        )
+        return {"media_id": result["media_id"], "created_at": int(result.get("created_at") or 0)}
+
+    def upload_image(self, filename: str, content: bytes, content_type: str = "") -> str:
+        """`media/uploadimg` (JPG/PNG ≤ 2 MB): a permanent image URL, for link and mini-program covers."""
+        part = (filename, content, content_type) if content_type else (filename, content)
+        return self._call("media/uploadimg", lambda: self._wx.post("media/uploadimg", files={"media": part}))["url"]
+
+    def add_contact_way(self, **config) -> dict:
+        """`externalcontact/add_contact_way` → {config_id, qr_code}. `config` is WeCom's body (type, scene, …)."""
+        return self.post("externalcontact/add_contact_way", config)
+
+    def update_contact_way(self, config_id: str, **fields) -> dict:
+        return self.post("externalcontact/update_contact_way", {"config_id": config_id} | fields)
+
+    def get_contact_way(self, config_id: str) -> dict:
+        return self.post("externalcontact/get_contact_way", {"config_id": config_id}).get("contact_way", {})
+
+    def del_contact_way(self, config_id: str) -> dict:
+        return self.post("externalcontact/del_contact_way", {"config_id": config_id})
+
+    def oauth_user_info(self, code: str) -> dict:
+        """`auth/getuserinfo` for a web OAuth code: {userid} for a member, {openid, external_userid} otherwise."""
+        return self.get("auth/getuserinfo", {"code": code})
+
 
 _clients: dict[tuple, WeComClient] = {}
 _clients_lock = threading.Lock()

@@ -19,6 +19,7 @@ from integrations.wecom import contacts
 from integrations.wecom.client import BATCH_USERIDS_MAX, WeComClient, get_client
 from integrations.wecom.models import CorpTag, SyncRun
 from tagging.models import FollowRelationship
+from tagging.tags.wecom import apply_after_sync
 from workbench.org.models import Branch, Operator
 from workbench.org.services import branch_create, branch_move, operator_create, operator_resign
 
@@ -244,6 +245,7 @@ def run_sync(run: SyncRun) -> SyncRun:
         else:
             followers = set(client.follow_user_list()) & set(active_userids)
             reconcile_contacts(client, sorted(followers), stats, progress)
+        stats.update(apply_after_sync(read_at=run.started_at))  # tags changed in WeCom → the tag system
     except Exception as exc:
         run.status, run.error = SyncRun.Status.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
         logger.exception("WeCom sync #%s failed", run.pk)

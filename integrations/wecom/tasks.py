@@ -11,6 +11,7 @@ from integrations.wecom import sync, transfers
 from integrations.wecom.callbacks import tasks as callback_tasks  # noqa: F401 - registers the callback tasks
 from integrations.wecom.client import get_client
 from integrations.wecom.models import SyncRun
+from tagging.tags.wecom import apply_corp_tags
 
 # A full sync of a large bank outlives the default ten-minute limit.
 SYNC_TIME_LIMIT = 3 * 3600
@@ -57,6 +58,7 @@ def incremental_sync() -> None:
 def sync_corp_tags() -> dict:
     stats = Counter()
     sync.sync_corp_tags(get_client(), stats)
+    stats.update(apply_corp_tags())  # corp tags created, renamed or deleted in WeCom → the tag library
     return dict(stats)
 
 

@@ -1,7 +1,8 @@
 """Every non-API page: the dashboard, web OAuth's member picker, 「联系我」 codes to "scan", uploaded media.
 
 WeCom's OAuth page lives at https://open.weixin.qq.com/connect/oauth2/authorize; the sandbox serves the same
-path: a person picks the member to log in as and is sent back to redirect_uri with `code` and `state`.
+path: a person picks who they are — a member, a customer (an external contact opening a link in WeChat) or a
+WeChat user who is neither — and is sent back to redirect_uri with `code` and `state`.
 """
 
 import json
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from integrations.wecom_sandbox import pages
-from integrations.wecom_sandbox.endpoints.auth import issue_oauth_code
+from integrations.wecom_sandbox.endpoints.auth import issue_oauth_code, issue_visitor_code
 from integrations.wecom_sandbox.errors import ControlError
 from integrations.wecom_sandbox.events import apply_event
 from integrations.wecom_sandbox.html import e, frame
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from integrations.wecom_sandbox.core import SandboxApp
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
+VISITORS_SHOWN = 60
 
 
 def _redirect(location: str, status: int = 303):
@@ -69,6 +71,21 @@ def authorize(app: "SandboxApp", query: dict):
         members = rows(
             db, "SELECT userid, name, position, main_department FROM member WHERE status = 1 ORDER BY userid"
         )
+        customers = rows(
+            db,
+            "SELECT c.external_userid, c.name, MAX(f.createtime) AS added FROM contact c"
+            " JOIN follow f ON f.external_userid = c.external_userid GROUP BY c.external_userid"
+            " ORDER BY added DESC, c.external_userid LIMIT ?",
+            (VISITORS_SHOWN,),
+        )
+    pick = "/connect/oauth2/authorize/pick?"
+    visitors = "".join(
+        f'<a class="person" href="{pick}{urlencode(query | {"external_userid": c["external_userid"]})}">'
+        f"<b>{e(c['name'])}</b><small>{e(c['external_userid'])}</small></a>"
+        for c in customers
+    )
+    anyone = urlencode(query | {"visitor": "wechat"})
+    visitors += f'<a class="person" href="{pick}{anyone}"><b>微信用户</b><small>不是企业的客户</small></a>'
     cards = "".join(
         f'<a class="person" href="/connect/oauth2/authorize/pick?{urlencode(query | {"userid": m["userid"]})}">'
         f"<b>{e(m['name'])}</b><small>{e(m['userid'])} · {e(departments.get(m['main_department'], ''))}"
@@ -81,7 +98,10 @@ def authorize(app: "SandboxApp", query: dict):
         f"<code>{e(redirect_uri)}</code>，并带上 code 与 state。</p>"
         '<input class="filter" placeholder="按姓名或账号筛选" oninput="for (const a of document.querySelectorAll'
         "('.person')) a.style.display = a.textContent.includes(this.value) ? '' : 'none'\">"
-        f'<div class="grid">{cards or "<div class=empty>企业还没有在职成员。</div>"}</div></section>'
+        f'<div class="grid">{cards or "<div class=empty>企业还没有在职成员。</div>"}</div>'
+        f"<h2>或以微信用户（客户）的身份打开</h2><p class=hint>客户在微信里打开链接时，getuserinfo 返回 openid 与"
+        f" external_userid（最近添加的 {VISITORS_SHOWN} 位客户）。</p>"
+        f'<div class="grid">{visitors}</div></section>'
     )
     return 200, HTML, frame("企业微信授权登录（沙箱）", body)
 
@@ -92,9 +112,16 @@ def pick(app: "SandboxApp", query: dict):
     ):
         return _error(400, "授权参数不完整")
     with app.store.tx() as db:
-        if one(db, "SELECT 1 FROM member WHERE userid = ? AND status = 1", (query.get("userid", ""),)) is None:
+        if query.get("external_userid") or query.get("visitor"):
+            external_userid = query.get("external_userid", "")
+            known = one(db, "SELECT 1 FROM contact WHERE external_userid = ?", (external_userid,))
+            if external_userid and known is None:
+                return _error(400, "没有这位客户")
+            code = issue_visitor_code(db, app.identity.corp_id, external_userid, app.now())
+        elif one(db, "SELECT 1 FROM member WHERE userid = ? AND status = 1", (query.get("userid", ""),)) is None:
             return _error(400, "没有这位在职成员")
-        code = issue_oauth_code(db, query["userid"], app.now())
+        else:
+            code = issue_oauth_code(db, query["userid"], app.now())
     parts = urlsplit(query["redirect_uri"])
     extra = urlencode({"code": code, "state": query.get("state", "")})
     return _redirect(urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra)), 302)

@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS token (
     revoked INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS oauth_code (
     code TEXT PRIMARY KEY, userid TEXT NOT NULL, issued INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS oauth_visitor (
+    code TEXT PRIMARY KEY, openid TEXT NOT NULL, external_userid TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS contact_way (config_id TEXT PRIMARY KEY, create_time INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS welcome_code (
     code TEXT PRIMARY KEY, userid TEXT NOT NULL, external_userid TEXT NOT NULL, issued INTEGER NOT NULL,
@@ -93,7 +95,7 @@ CREATE TABLE IF NOT EXISTS callback (
 
 DATA_TABLES = [
     "meta", "department", "member", "contact", "follow", "follow_tag", "tag_group", "tag", "token", "oauth_code",
-    "contact_way", "welcome_code", "welcome_message", "groupmsg", "groupmsg_task", "groupmsg_result",
+    "oauth_visitor", "contact_way", "welcome_code", "welcome_message", "groupmsg", "groupmsg_task", "groupmsg_result",
     "app_message", "app_delivery", "media", "transfer", "callback",
 ]  # fmt: skip
 # The corp itself, which a seed replaces (tokens, messages and history stay).

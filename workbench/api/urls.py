@@ -1,5 +1,6 @@
 from django.urls import path
 
+from integrations.bank import apis as imports
 from workbench.api import auth, customers, org
 
 app_name = "api"
@@ -11,4 +12,7 @@ urlpatterns = [
     path("customers/<int:pk>/pii/", customers.CustomerPiiApi.as_view(), name="customer-pii"),
     path("branches/", org.BranchListApi.as_view(), name="branch-list"),
     path("operators/", org.OperatorListApi.as_view(), name="operator-list"),
+    path("imports/", imports.ImportListApi.as_view(), name="import-list"),
+    path("imports/<int:pk>/", imports.ImportDetailApi.as_view(), name="import-detail"),
+    path("imports/<int:pk>/errors", imports.ImportErrorsApi.as_view(), name="import-errors"),
 ]

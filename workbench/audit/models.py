@@ -27,6 +27,10 @@ class AuditAction(models.TextChoices):
     CONTENT_REJECTED = "content_rejected", _("Rejected content")
     SENSITIVE_WORDS_CHANGED = "sensitive_words_changed", _("Changed the sensitive-word list")
     CHANNEL_CODE_CHANGED = "channel_code_changed", _("Changed a channel code")
+    PLAYBOOK_CHANGED = "playbook_changed", _("Changed a playbook")
+    PLAYBOOK_ENROLLED = "playbook_enrolled", _("Enrolled customers in a playbook by hand")
+    CONTACT_POLICY_CHANGED = "contact_policy_changed", _("Changed the contact policy")
+    CONTACT_PREFERENCE_CHANGED = "contact_pref_changed", _("Changed a customer's do-not-disturb")
 
 
 class AuditEvent(models.Model):

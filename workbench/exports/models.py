@@ -8,6 +8,7 @@ class ExportJob(models.Model):
 
     class Kind(models.TextChoices):
         CUSTOMERS = "customers", _("Customer list")
+        SEGMENT = "segment", _("Segment")
 
     class Format(models.TextChoices):
         CSV = "csv", "CSV"

@@ -20,7 +20,7 @@ from workbench.org.scope import may_export
 logger = logging.getLogger(__name__)
 
 CHUNK = 2000
-ALLOWED_PARAMS = {"q", "branch", "owner", "occupation_group", "aum_min", "aum_max", "external_userid"}
+ALLOWED_PARAMS = {"q", "branch", "owner", "occupation_group", "aum_min", "aum_max", "external_userid", "segment"}
 
 
 def export_request(*, user, kind: str, file_format: str, params: dict) -> ExportJob:
@@ -46,7 +46,13 @@ def export_request(*, user, kind: str, file_format: str, params: dict) -> Export
 
 
 def _customer_rows(job: ExportJob):
-    customers, _filter = filtered_customers(job.requested_by, job.params)
+    if job.kind == ExportJob.Kind.SEGMENT:
+        # A saved segment's members, computed in the requester's scope (tagging.segments).
+        from tagging.segments.selectors import segment_export_customers
+
+        customers = segment_export_customers(job.requested_by, job.params)
+    else:
+        customers, _filter = filtered_customers(job.requested_by, job.params)
     headers = [
         _("Customer number"),
         _("Name"),

@@ -5,9 +5,9 @@ from workbench.org.models import Branch, Operator
 
 @admin.register(Branch)
 class BranchAdmin(admin.ModelAdmin):
-    list_display = ["name", "level", "parent", "wecom_department_id", "is_active"]
+    list_display = ["name", "code", "level", "parent", "wecom_department_id", "is_active"]
     list_filter = ["level", "is_active"]
-    search_fields = ["name"]
+    search_fields = ["name", "=code"]
     raw_id_fields = ["parent"]
     readonly_fields = ["path"]
 

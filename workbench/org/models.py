@@ -23,6 +23,8 @@ class Branch(models.Model):
     # fixed-width segments sort in tree order under any collation (locale collations skip the slashes).
     path = models.CharField(_("path"), max_length=255, editable=False)
     wecom_department_id = models.PositiveIntegerField(_("WeCom department id"), null=True, blank=True, unique=True)
+    # The bank's own code for the branch (机构号): bank data imports place customers by it.
+    code = models.CharField(_("branch code"), max_length=32, null=True, blank=True, unique=True)
     order = models.PositiveIntegerField(_("order"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
 

@@ -44,6 +44,10 @@ class RolePolicy:
     may_review_content: bool = False
     # Create and edit channel QR codes (渠道活码).
     may_manage_channels: bool = False
+    # Build, publish, pause and archive SOP playbooks; see their monitor; enrol customers by hand.
+    may_manage_playbooks: bool = False
+    # Set the contact policy (caps, quiet hours, the WeCom quota setting) for the whole bank.
+    may_manage_contact_policy: bool = False
 
 
 POLICIES: dict[str, RolePolicy] = {
@@ -75,6 +79,8 @@ POLICIES: dict[str, RolePolicy] = {
         may_import=True,
         may_author_content=True,
         may_manage_channels=True,
+        may_manage_playbooks=True,
+        may_manage_contact_policy=True,
     ),
     Role.COMPLIANCE_REVIEWER: RolePolicy(
         Scope.BANK,
@@ -95,4 +101,9 @@ SUPERUSER = RolePolicy(
     may_use_admin=True,
     may_manage_wecom=True,
     may_transfer=True,
+    may_manage_tags=True,
+    may_manage_rules=True,
+    may_import=True,
+    may_manage_playbooks=True,
+    may_manage_contact_policy=True,
 )

@@ -178,5 +178,13 @@ def may_manage_channels(user) -> bool:
     return viewer_for(user).policy.may_manage_channels
 
 
+def may_manage_playbooks(user) -> bool:
+    return viewer_for(user).policy.may_manage_playbooks
+
+
+def may_manage_contact_policy(user) -> bool:
+    return viewer_for(user).policy.may_manage_contact_policy
+
+
 def has_access(user) -> bool:
     return viewer_for(user).scope != Scope.NONE

@@ -11,6 +11,7 @@ from workbench.org.scope import (
     may_export,
     may_import,
     may_manage_channels,
+    may_manage_playbooks,
     may_manage_rules,
     may_manage_tags,
     may_manage_wecom,
@@ -45,3 +46,4 @@ import_required = _requires(may_import)
 author_required = _requires(may_author_content)
 reviewer_required = _requires(may_review_content)
 channels_admin_required = _requires(may_manage_channels)
+playbooks_admin_required = _requires(may_manage_playbooks)

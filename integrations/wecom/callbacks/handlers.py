@@ -20,6 +20,7 @@ from integrations.wecom.client import get_client
 from integrations.wecom.errors import WeComPermanentError
 from integrations.wecom.models import CallbackEvent
 from tagging.models import FollowRelationship
+from tagging.tags.wecom import apply_wecom_follow_tags
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,18 @@ def refresh_contact(event: CallbackEvent) -> None:
         for follow in follow_users:
             if follow.get("userid") == payload.get("UserID") and not follow.get("state"):
                 follow["state"] = state
-    contacts.upsert_contact(found["external_contact"], follow_users, source="callback")
+    customer = contacts.upsert_contact(found["external_contact"], follow_users, source="callback")
+    apply_wecom_follow_tags([customer.pk], read_at=event.received_at)  # tags an operator changed in WeCom
+    if state and event.change_type in ADDED:
+        from campaigns.channels.services import channel_add_record  # the channel app imports this integration
+
+        # Through a channel code (渠道活码): credited to it and tagged with its tags (idempotent per follow).
+        channel_add_record(event=event, customer=customer, userid=payload.get("UserID", ""), state=state)
+    if event.change_type in ADDED:
+        from campaigns.playbooks.triggers import enrol_new_contact  # playbooks import this integration too
+
+        # "New contact" playbooks (optionally per channel code): idempotent per follow, so a retry enrols no one twice.
+        enrol_new_contact(customer=customer, userid=payload.get("UserID", ""), at=event_time(event))
 
 
 def operator_deleted_contact(event: CallbackEvent) -> None:

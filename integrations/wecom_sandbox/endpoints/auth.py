@@ -1,5 +1,7 @@
 """Credentials: the access token (DOC-91039), JS-SDK tickets, and web OAuth's `auth/getuserinfo`."""
 
+import hashlib
+
 from integrations.wecom_sandbox import ids
 from integrations.wecom_sandbox.endpoints import Call, api, text
 from integrations.wecom_sandbox.errors import ApiError
@@ -63,10 +65,38 @@ def getuserinfo(call: Call) -> dict:
     if row is None or row["used"] or row["issued"] + OAUTH_CODE_SECONDS < call.now:
         raise ApiError(40029)
     call.db.execute("UPDATE oauth_code SET used = 1 WHERE code = ?", (code,))
-    return {"userid": row["userid"]}
+    if row["userid"]:
+        return {"userid": row["userid"]}
+    # Not a member (DOC-91023 b): openid, plus external_userid when the visitor is a customer some member follows.
+    visitor = one(call.db, "SELECT openid, external_userid FROM oauth_visitor WHERE code = ?", (code,))
+    answer = {"openid": visitor["openid"]}
+    external_userid = visitor["external_userid"]
+    if external_userid and one(
+        call.db,
+        "SELECT 1 FROM follow f JOIN member m ON m.userid = f.userid WHERE f.external_userid = ? AND m.status = 1",
+        (external_userid,),
+    ):
+        answer["external_userid"] = external_userid
+    return answer
 
 
 def issue_oauth_code(db, userid: str, now: int) -> str:
     code = ids.oauth_code()
     db.execute("INSERT INTO oauth_code (code, userid, issued) VALUES (?, ?, ?)", (code, userid, now))
+    return code
+
+
+def visitor_openid(corp_id: str, external_userid: str) -> str:
+    """A WeChat user's openid for this corp: stable per person (here derived from the contact's id)."""
+    return "o" + hashlib.sha256(f"{corp_id}|{external_userid}".encode()).hexdigest()[:27]
+
+
+def issue_visitor_code(db, corp_id: str, external_userid: str, now: int) -> str:
+    """A code for a WeChat user who is not a member: a customer (external_userid) or anyone ('')."""
+    code = ids.oauth_code()
+    openid = visitor_openid(corp_id, external_userid or ids.oauth_code())
+    db.execute("INSERT INTO oauth_code (code, userid, issued) VALUES (?, '', ?)", (code, now))
+    db.execute(
+        "INSERT INTO oauth_visitor (code, openid, external_userid) VALUES (?, ?, ?)", (code, openid, external_userid)
+    )
     return code

@@ -11,10 +11,12 @@ import os
 import random
 import time
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from tagging.tags.starter import seed_demo_tags
 from workbench.demo import load
 from workbench.demo.bank import PASSWORD, PERSONAS, build_bank
 from workbench.demo.customers import Plan, generate_chunk
@@ -98,6 +100,9 @@ class Command(BaseCommand):
             loader = (load.PostgresLoader if copy else load.SqliteLoader)(log=self.log)
             counts = self.load_customers(plan, loader, workers=workers, keep_indexes=keep_indexes, started=started)
         loader.analyze()
+        self.log(f"tags: {json.dumps(seed_demo_tags(), ensure_ascii=False)} ({time.monotonic() - started:.1f}s)")
+        call_command("seed_content_demo", stderr=self.stderr)  # sensitive words, content, channel codes
+        call_command("seed_playbooks", stdout=self.stderr, stderr=self.stderr)  # starter playbooks, published
         seconds = round(time.monotonic() - started, 1)
         self.log(f"demo bank built in {seconds}s. Logins (password {PASSWORD}, demo only):")
         for username, _, title in PERSONAS:

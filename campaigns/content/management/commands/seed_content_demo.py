@@ -1,0 +1,129 @@
+"""`manage.py seed_content_demo`: the demo's content library and channel codes (called by seed_demo).
+
+- the sensitive-word list and categories (the migration's; again here, idempotently, for a bank built before it);
+- content written by the personas: approved items (a mass-send text with a link, a welcome message, an
+  anti-fraud notice), one submitted and awaiting `reviewer`, one draft with a sensitive word to see highlighted;
+- a channel code per persona operator's branch, welcoming with the approved welcome message. They wait for
+  WeCom (the sandbox is not running while the demo is seeded); the periodic push creates them there.
+
+A few dozen rows: it takes well under a second. Safe to run twice (it does nothing the second time).
+"""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from campaigns.channels.models import ChannelCode
+from campaigns.channels.services import channel_code_create
+from campaigns.content import services
+from campaigns.content.models import ContentCategory, ContentItem, SensitiveWord
+from workbench.org.models import Operator
+
+# The migration's starter list, repeated so that the command stands alone.
+WORDS = ["保本", "保息", "保收益", "保证收益", "确保收益", "承诺收益", "收益有保障", "100%收益", "稳赚", "稳赚不赔",
+         "稳赢", "包赚", "只赚不赔", "零风险", "无风险", "高收益无风险", "绝对安全", "本金无忧", "刚兑", "刚性兑付",
+         "类存款", "替代存款"]  # fmt: skip
+CATEGORIES = ["理财产品", "存款", "贷款", "信用卡", "活动", "节日问候", "反诈宣传", "欢迎语"]
+
+APPROVED = [
+    (
+        "admin",
+        "代发工资到账理财提醒",
+        "理财产品",
+        ContentItem.Use.MASS,
+        "您好，我是{{branch_name}}的客户经理{{operator_name}}。本月工资已到账，江南理财·月月享30天（R2 中低风险，"
+        "业绩比较基准 2.10%–2.60%）1 元起购，可随时在手机银行查看：https://bank.example/wm030\n"
+        "理财非存款，产品有风险，投资须谨慎。",
+    ),
+    (
+        "admin",
+        "新客户欢迎语",
+        "欢迎语",
+        ContentItem.Use.WELCOME,
+        "{{salutation}}您好！我是{{branch_name}}的客户经理{{operator_name}}，很高兴为您服务。工资代发、存款理财、"
+        "养老金业务都可以随时问我。温馨提示：银行工作人员不会索要您的密码和验证码。",
+    ),
+    (
+        "manager",
+        "防范电信网络诈骗提示",
+        "反诈宣传",
+        ContentItem.Use.MASS,
+        "【反诈提醒】近期有不法分子冒充银行客服，以“账户异常”“退款理赔”为由索要验证码。"
+        "请牢记：不转账、不透露验证码、不点陌生链接。如有疑问请联系您的客户经理{{operator_name}}。",
+    ),
+]
+SUBMITTED = (
+    "manager",
+    "重阳节问候",
+    "节日问候",
+    ContentItem.Use.MASS,
+    "九九重阳，情暖桑榆。{{branch_name}}祝您和家人身体健康、阖家幸福！养老金到账、大额存单等业务欢迎随时咨询。",
+)
+DRAFT = (
+    "manager",
+    "大额存单新品预告（草稿）",
+    "存款",
+    ContentItem.Use.MASS,
+    "2025年第7期大额存单下周发行，保本保息，三年期利率较上期上调，欢迎提前预约。",
+)
+
+
+class Command(BaseCommand):
+    help = "Seed the demo's sensitive words, content (approved, awaiting review, draft) and channel codes."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            for word in WORDS:
+                SensitiveWord.objects.get_or_create(word=word)
+            for order, name in enumerate(CATEGORIES):
+                ContentCategory.objects.get_or_create(name=name, defaults={"order": order})
+            if ContentItem.objects.exists():
+                self.stderr.write("content: already seeded", style_func=str)
+                return
+            users = {user.username: user for user in get_user_model().objects.filter(username__in=PERSONA_LOGINS)}
+            if set(PERSONA_LOGINS) - set(users):
+                self.stderr.write("content: the demo personas are missing; nothing seeded", style_func=str)
+                return
+            items = [self.write(users, *spec, submit=True, approve_by=users["reviewer"]) for spec in APPROVED]
+            self.write(users, *SUBMITTED, submit=True)
+            self.write(users, *DRAFT)
+            codes = self.channel_codes(users["admin"], welcome=items[1])
+        self.stderr.write(
+            f"content: {len(APPROVED) + 2} items, {codes} channel codes (waiting for WeCom)", style_func=str
+        )
+
+    def write(self, users, login, title, category, use, text, *, submit=False, approve_by=None) -> ContentItem:
+        author = users[login]
+        item = services.content_create(
+            actor=author, title=title, use=use, text=text, category=ContentCategory.objects.get(name=category)
+        )
+        if submit:
+            version = services.content_submit(version=item.versions.get(), actor=author)
+            if approve_by is not None:
+                services.content_approve(version=version, reviewer=approve_by)
+        item.refresh_from_db()
+        return item
+
+    def channel_codes(self, admin, *, welcome: ContentItem) -> int:
+        created = 0
+        for login in ("operator", "operator2"):
+            persona = Operator.objects.select_related("branch").get(user__username=login)
+            colleagues = list(
+                Operator.objects.filter(
+                    branch=persona.branch, status=Operator.Status.ACTIVE, wecom_userid__isnull=False
+                ).exclude(pk=persona.pk)[:2]
+            )
+            name = f"{persona.branch.name}柜台二维码"[:30]
+            if ChannelCode.objects.filter(name=name).exists():
+                continue
+            channel_code_create(
+                actor=admin,
+                name=name,
+                members=[(persona, None), *((colleague, 20) for colleague in colleagues)],
+                welcome_item=welcome,
+            )
+            created += 1
+        return created
+
+
+PERSONA_LOGINS = ["admin", "manager", "reviewer", "operator", "operator2"]
