@@ -169,11 +169,13 @@ def probe_operator_options(ctx, name):
 
 
 def _rule(ctx) -> Rule:
-    from tagging.models import TagGroup
+    """A rule on a rule tag that exists already (no WeCom call: the probes never reach a WeCom server)."""
+    from tagging.models import Tag, TagGroup
 
     group, _created = TagGroup.objects.get_or_create(name="探针规则组")
+    tag = Tag.objects.create(group=group, name="探针规则", kind=Tag.Kind.RULE)
     return services.rule_create(
-        group=group, name="探针规则", condition={"match": "all", "rules": [EVERYONE["rules"][0]]}, frequency="manual"
+        tag=tag, condition={"match": "all", "rules": [EVERYONE["rules"][0]]}, frequency="manual"
     )
 
 

@@ -89,10 +89,13 @@ SELECT %(key_kind)s, %(key_id)s, %(key_step)s, v.customer_id, v.sender_id, %(ver
        %(due)s, %(now)s
 FROM ({verdict}) v
 WHERE 1 = 1
+ORDER BY v.customer_id
 ON CONFLICT (source_kind, source_id, step_key, customer_id) DO NOTHING
 RETURNING customer_id, sender_id, status, reason
 """
 
+# Rows go in in customer order: the indexes that lead with the customer then grow at their right edge, as under
+# COPY, instead of taking a random page per row (twice as slow at a million).
 # A broadcast due now: the verdict once into a temporary table, send tasks per sender (≤ 10,000 each), then the
 # deliveries straight into them (status queued) — the policy has just been checked, in this very transaction.
 _DIRECT_VERDICT = """
@@ -111,6 +114,7 @@ FROM (SELECT customer_id, sender_id, reason,
       FROM {verdict_table}) v
 LEFT JOIN {tasks_table} t ON v.reason = '' AND t.sender_id = v.sender_id AND t.chunk = v.chunk
 WHERE 1 = 1
+ORDER BY v.customer_id
 ON CONFLICT (source_kind, source_id, step_key, customer_id) DO NOTHING
 RETURNING customer_id, sender_id, status, reason
 """

@@ -47,6 +47,7 @@ from integrations.bank.prepare import Prepared, References, RowError, prepare_ch
 from integrations.bank.reader import ENCODINGS, FileProblem, open_source, sniff_format
 from integrations.bank.values import code_text
 from tagging.models import Customer
+from tagging.segments.services import bitmaps_request_refresh
 from workbench.audit.models import AuditAction
 from workbench.audit.services import audit_record
 from workbench.org.models import Branch, Operator
@@ -284,6 +285,8 @@ def _run_job(job: ImportJob, *, deadline: float | None, workers: int | None) -> 
         # The upload holds mobiles and ID numbers in clear: it goes once it is no longer needed. The history
         # keeps its name, size and SHA-256, the counts and the error report (PII masked).
         job.upload_path.unlink(missing_ok=True)
+        # Segment counts read bitmaps of customer attributes: the imported values must reach them.
+        bitmaps_request_refresh(attributes=True)
         logger.info("import %s done", job.pk)
     return finished
 
@@ -456,8 +459,18 @@ def _known(kind: str, mapping: Mapping, batch: list) -> dict:
     if kind != ImportJob.Kind.CUSTOMERS or not ({"mobile", "id_number"} & present):
         return {}
     at = next(index for column, index in mapping.positions if column.name == "customer_no")
-    numbers = {code_text(cells[at]) for _number, cells in batch if at < len(cells)}
-    rows = Customer.objects.filter(customer_no__in=numbers).values_list("customer_no", "mobile_hash", "id_number_hash")
+    numbers = list({code_text(cells[at]) for _number, cells in batch if at < len(cells)})
+    if connection.vendor == "postgresql":  # one array parameter instead of thousands
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT customer_no, mobile_hash, id_number_hash FROM tagging_customer WHERE customer_no = ANY(%s)",
+                [numbers],
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = Customer.objects.filter(customer_no__in=numbers).values_list(
+            "customer_no", "mobile_hash", "id_number_hash"
+        )
     return {number: (mobile_hash, id_hash) for number, mobile_hash, id_hash in rows}
 
 

@@ -29,6 +29,7 @@ def _builder_context(user, condition) -> dict:
         "any": _("match any of these conditions"),
         "none": _("match none of these conditions"),
         "match": _("How the conditions combine"),
+        "compare": _("How to compare"),
         "add_row": _("Add condition"),
         "add_group": _("Add group"),
         "remove": _("Remove"),

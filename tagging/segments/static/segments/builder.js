@@ -158,7 +158,7 @@
     var field = fields[row.field];
     if (field) {
       var opSelect = el("select", {
-        className: "cb-op", "aria-label": field.label,
+        className: "cb-op", "aria-label": T.compare,
         onchange: function () {
           var before = opOf(row);
           row.op = opSelect.value;

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from tagging.segments.starter import seed_starter_rules
 from tagging.tags.starter import seed_demo_tags
 from workbench.demo import load
 from workbench.demo.bank import PASSWORD, PERSONAS, build_bank
@@ -101,6 +102,10 @@ class Command(BaseCommand):
             counts = self.load_customers(plan, loader, workers=workers, keep_indexes=keep_indexes, started=started)
         loader.analyze()
         self.log(f"tags: {json.dumps(seed_demo_tags(), ensure_ascii=False)} ({time.monotonic() - started:.1f}s)")
+        # Starter rules give the starter rule tags their conditions; a demo-sized bank evaluates them now, a
+        # benchmark-sized one leaves them to the scheduler.
+        rules = seed_starter_rules(evaluate=customers <= 100_000)
+        self.log(f"rules: {json.dumps(rules, ensure_ascii=False, default=str)} ({time.monotonic() - started:.1f}s)")
         call_command("seed_content_demo", stderr=self.stderr)  # sensitive words, content, channel codes
         call_command("seed_playbooks", stdout=self.stderr, stderr=self.stderr)  # starter playbooks, published
         seconds = round(time.monotonic() - started, 1)
