@@ -19,7 +19,7 @@ def _database_url() -> str:
 
 def test_a_killed_worker_and_a_restarted_redis_lose_nothing_and_send_nothing_twice():
     counts = run_chaos(
-        3000, database_url=_database_url(), kills=1, redis_restart=True, timeout=300, operators=10, big=1200
+        3000, database_url=_database_url(), kills=1, redis_restart=True, timeout=600, operators=10, big=1200
     )
     assert counts["worker_kills"] == 1 and counts["redis_restarts"] == 1, counts
     assert counts["duplicates"] == 0 and counts["lost"] == 0, counts
