@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "workbench.web",
     "workbench.exports",
     "workbench.demo",
+    "workbench.supervision",
     "tagging",
     "tagging.segments",
     "integrations.wecom",

@@ -9,6 +9,7 @@
   have happened be found in WeCom instead of being created twice (docs/delivery.md).
 - `Suppression` — history: every time the policy held a message back or deferred it, and why.
 - `OperatorTask` — a to-do (待办) for an operator: a call, a 1:1 message, a visit, confirming a mass send.
+- `ChatMessage` — a 1:1 message sent from the WeCom sidebar into a chat (a touch for attribution and supervision).
 """
 
 from datetime import time
@@ -392,3 +393,36 @@ class OperatorTask(models.Model):
 
     def is_overdue(self, now) -> bool:
         return self.is_pending and self.due_at < now
+
+
+class ChatMessage(models.Model):
+    """A 1:1 message an operator sent into a customer's chat from the WeCom sidebar: a touch like a delivery."""
+
+    customer = models.ForeignKey(
+        "tagging.Customer", verbose_name=_("customer"), on_delete=models.CASCADE, related_name="chat_messages"
+    )
+    operator = models.ForeignKey(
+        "org.Operator", verbose_name=_("operator"), on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    # The approved content or quick reply it came from (empty for a free text the operator typed).
+    content_version = models.ForeignKey(
+        "content.ContentVersion",
+        verbose_name=_("content"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    text = models.TextField(_("text as sent"), blank=True, default="")
+    sent_at = models.DateTimeField(_("sent at"), db_default=Now())
+
+    class Meta:
+        verbose_name = _("1:1 message")
+        verbose_name_plural = _("1:1 messages")
+        indexes = [
+            models.Index(fields=["operator", "sent_at"], name="chat_message_operator_time"),
+            models.Index(fields=["customer", "-sent_at"], name="chat_message_customer_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.operator_id} → {self.customer_id} {self.sent_at:%Y-%m-%d %H:%M}"
