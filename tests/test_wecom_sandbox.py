@@ -12,6 +12,7 @@ import requests
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.work import WeChatClient, parse_message
 
+from integrations.wecom_sandbox import names
 from tests import wecom_sandbox as sandbox_helpers
 from tests.wecom_sandbox import start_sandbox
 
@@ -695,6 +696,19 @@ def test_simulator_step_changes_state_and_posts_a_callback(sandbox, receiver):
     for added in adds:  # a simulated customer really is a contact now (unless a later step deleted them)
         answer = sandbox.api("externalcontact/get", external_userid=added.external_user_id)
         assert answer["errcode"] in (0, 84061) and answer.get("external_contact", {"type": 1})["type"] == 1
+
+
+def test_simulated_admins_add_each_member_tag_once_in_its_own_group(sandbox, receiver):
+    sandbox.seed(corp({"a": [ext(1)], "b": [ext(2)]}))
+    for _ in range(150):
+        sandbox._control("POST", "simulate/step")
+    groups = sandbox.api("externalcontact/get_corp_tag_list", {})["tag_group"]
+    added = [group for group in groups if group["group_name"] == names.MEMBER_TAG_GROUP]
+    assert len(added) == 1  # one group, however many tags went into it
+    tag_names = [tag["name"] for tag in added[0]["tag"]]
+    assert tag_names and len(tag_names) == len(set(tag_names)) and set(tag_names) <= set(names.MEMBER_TAGS)
+    other_groups = [tag["name"] for group in groups if group is not added[0] for tag in group["tag"]]
+    assert not set(other_groups) & set(names.MEMBER_TAGS)
 
 
 # --- contact ways, media, behaviour data, OAuth ---------------------------------------------------------

@@ -117,8 +117,10 @@ def _tag_change(app: "SandboxApp", db, spec: dict, now: int) -> dict:
     tag_type = spec.get("tag_type") or "tag"
     tag_id = spec.get("tag_id") or spec.get("id") or ""
     if change_type == "create" and not tag_id:
-        group = one(db, "SELECT group_id FROM tag_group WHERE deleted = 0 ORDER BY create_time DESC LIMIT 1")
-        group_id = spec.get("group_id") or (group["group_id"] if group else None)
+        group_id = spec.get("group_id")
+        if group_id is None and not spec.get("group_name"):  # a named new group is created below
+            group = one(db, "SELECT group_id FROM tag_group WHERE deleted = 0 ORDER BY create_time DESC LIMIT 1")
+            group_id = group["group_id"] if group else None
         if group_id is None:
             group_id = ids.tag_id()
             db.execute(

@@ -12,6 +12,18 @@ _GIVEN = (
 )
 _REMARKS = ["代发客户", "退休客户", "理财意向", "老客户", "网点转介", "活动添加", "定期到期", "社区活动", ""]
 _DESCRIPTIONS = ["关注大额存单", "每月15日发薪", "偏好稳健理财", "子女在外地", "有房贷", ""]
+# What a WeCom admin adds in the client's tag settings: the simulator adds each once, in their own group.
+MEMBER_TAG_GROUP = "客户经理标签"
+MEMBER_TAGS = (
+    "偏好电话沟通",
+    "周末可联系",
+    "关注养老",
+    "关注黄金",
+    "孩子上学",
+    "有车贷需求",
+    "喜欢线下活动",
+    "关注外汇",
+)
 
 
 def person_name(rng: random.Random) -> str:

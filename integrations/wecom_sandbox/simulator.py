@@ -3,7 +3,7 @@
 Every `simulate_interval` seconds (±50 %), while `simulate` is on: a new customer adds a member (45 %, often
 through an existing 「联系我」 code, so `state` is set, with a welcome code), a half-added contact (5 %), a
 member edits a remark or tags a customer (15 %), a member deletes a customer (10 %), a customer deletes the
-member (10 %), an admin adds a corp tag (15 %).
+member (10 %), an admin adds one of a few member tags (15 %; each once, in the group 客户经理标签).
 """
 
 import json
@@ -88,4 +88,18 @@ class Simulator(threading.Thread):
             return {"change_type": "del_external_contact", **pair}
         if roll < 0.85:
             return {"change_type": "del_follow_user", **pair}
-        return {"event": "change_external_tag", "change_type": "create"}
+        return self._new_corp_tag(db) or {"change_type": "del_follow_user", **pair}
+
+    def _new_corp_tag(self, db) -> dict | None:
+        """An admin adds one of the member tags not yet in the corp, in its group; None once all exist."""
+        taken = {row[0] for row in db.execute("SELECT name FROM tag WHERE deleted = 0")}
+        free = [name for name in names.MEMBER_TAGS if name not in taken]
+        if not free:
+            return None
+        spec = {"event": "change_external_tag", "change_type": "create", "tag_name": self.app.rng.choice(free)}
+        group = one(db, "SELECT group_id FROM tag_group WHERE deleted = 0 AND name = ?", (names.MEMBER_TAG_GROUP,))
+        if group is None:
+            spec["group_name"] = names.MEMBER_TAG_GROUP
+        else:
+            spec["group_id"] = group["group_id"]
+        return spec
