@@ -837,6 +837,20 @@ def test_sandbox_page_lists_what_was_received_and_confirms_pending_tasks(sandbox
     assert results(sandbox, msgid) == {ext(1): 1}
 
 
+def test_customer_page_shows_each_members_tags_on_the_customer(sandbox):
+    sandbox.seed(corp({"a": [ext(1)], "b": [ext(1), ext(2)]}))
+    group = sandbox.api("externalcontact/add_corp_tag", {"group_name": "资产等级", "tag": [{"name": "百万级"}]})
+    tag_id = group["tag_group"]["tag"][0]["id"]
+    sandbox.api("externalcontact/mark_tag", {"userid": "b", "external_userid": ext(1), "add_tag": [tag_id]})
+    found = requests.get(f"{sandbox.url}/sandbox/contacts", params={"q": ext(1)}, timeout=5).text
+    rows = found.split("<tr>")[2:]  # after the header row: one row per member who follows the customer
+    assert len(rows) == 2
+    tagged = [row for row in rows if "资产等级 / 百万级" in row]
+    assert len(tagged) == 1 and "<code>b</code>" in tagged[0]
+    assert "没有找到" in requests.get(f"{sandbox.url}/sandbox/contacts", params={"q": "无此人"}, timeout=5).text
+    assert "查看客户资料" in requests.get(f"{sandbox.url}/sandbox/", timeout=5).text
+
+
 def test_seed_rejects_malformed_payloads(sandbox):
     response = requests.post(f"{sandbox.url}/sandbox/api/seed", json={"members": [{"name": "无id"}]}, timeout=5)
     assert response.status_code == 400 and "userid" in response.json()["error"]

@@ -3,7 +3,7 @@
 import json
 from typing import TYPE_CHECKING
 
-from integrations.wecom_sandbox import dispatch, received
+from integrations.wecom_sandbox import contact_page, dispatch, received
 from integrations.wecom_sandbox.html import badge, e, frame, when
 from integrations.wecom_sandbox.state import rows
 
@@ -113,7 +113,7 @@ def dashboard(app: "SandboxApp") -> bytes:
     body = (
         ['<div class="stats">']
         + [f'<div class="stat"><b>{counts[key]:,}</b><span>{label}</span></div>' for label, key in stats]
-        + ["</div>"]
+        + ["</div>", f"<section><h2>客户资料</h2>{contact_page.search_form()}</section>"]
     )
     groupmsgs = "".join(_groupmsg(m, names) for m in data["groupmsgs"]) or '<div class="empty">还没有群发任务。</div>'
     body.append(

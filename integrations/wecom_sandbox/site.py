@@ -10,7 +10,7 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
-from integrations.wecom_sandbox import pages
+from integrations.wecom_sandbox import contact_page, pages
 from integrations.wecom_sandbox.endpoints.auth import issue_oauth_code, issue_visitor_code
 from integrations.wecom_sandbox.errors import ControlError
 from integrations.wecom_sandbox.events import apply_event
@@ -45,6 +45,8 @@ def handle_page(app: "SandboxApp", method: str, path: str, query: dict, raw: byt
         if method == "POST":
             pages.confirm_from_page(app, match.group(1), _form(raw).get("userid", ""))
         return _redirect("/sandbox/")
+    if path == "/sandbox/contacts" and method == "GET":
+        return 200, HTML, contact_page.contacts_page(app, query.get("q", ""))
     if path == "/connect/oauth2/authorize":
         return authorize(app, query)
     if path == "/connect/oauth2/authorize/pick":
