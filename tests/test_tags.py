@@ -270,9 +270,9 @@ def test_demo_customer_tags_come_from_their_data(bank):
     seed_starter_library()
     Customer.objects.filter(pk=bank.customers["a_own"].pk).update(risk_level=2)
     counts = seed_demo_customer_tags()
-    assert counts["R2 稳健型"] == 1
-    assert CustomerTag.objects.filter(customer=bank.customers["a_own"], tag__name="R2 稳健型", source="import").exists()
-    assert seed_demo_customer_tags()["R2 稳健型"] == 0
+    assert counts["C2 稳健型"] == 1
+    assert CustomerTag.objects.filter(customer=bank.customers["a_own"], tag__name="C2 稳健型", source="import").exists()
+    assert seed_demo_customer_tags()["C2 稳健型"] == 0
 
 
 # --- bulk tagging ----------------------------------------------------------------------------------------------

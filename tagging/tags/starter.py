@@ -71,13 +71,13 @@ STARTER_LIBRARY = [
     (
         "风险偏好",
         IMPORTED,
-        "客户风险承受能力测评结果（R1–R5），来自行内风险测评；推荐产品不得超出客户的风险等级。",
+        "客户风险承受能力测评结果（C1–C5），来自行内风险测评；推荐产品的风险等级（R1–R5）不得高于客户的等级。",
         [
-            ("R1 保守型", "只能接受本金基本无损失的产品。"),
-            ("R2 稳健型", "可接受较低风险以换取略高于存款的收益。"),
-            ("R3 平衡型", "可接受一定的本金波动以换取中等收益。"),
-            ("R4 成长型", "可接受较大的本金波动以追求较高收益。"),
-            ("R5 进取型", "可接受本金大幅波动甚至损失以追求高收益。"),
+            ("C1 保守型", "只能接受本金基本无损失的产品。"),
+            ("C2 稳健型", "可接受较低风险以换取略高于存款的收益。"),
+            ("C3 平衡型", "可接受一定的本金波动以换取中等收益。"),
+            ("C4 成长型", "可接受较大的本金波动以追求较高收益。"),
+            ("C5 进取型", "可接受本金大幅波动甚至损失以追求高收益。"),
         ],
     ),
     (
@@ -102,7 +102,7 @@ _PRODUCT_TAGS = {
     ProductCategory.LOAN: "贷款",
     ProductCategory.CREDIT_CARD: "信用卡",
 }
-_RISK_TAGS = {1: "R1 保守型", 2: "R2 稳健型", 3: "R3 平衡型", 4: "R4 成长型", 5: "R5 进取型"}
+_RISK_TAGS = {1: "C1 保守型", 2: "C2 稳健型", 3: "C3 平衡型", 4: "C4 成长型", 5: "C5 进取型"}
 # Manual intentions for a deterministic few demo customers: (tag, every n-th customer id).
 _DEMO_INTENTIONS = [("有理财意向", 23), ("有保险意向", 41), ("需要回访", 37)]
 # The demo tags customers up to this id: all of the default 20,000; a benchmark's million gets the library and
