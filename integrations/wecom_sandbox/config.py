@@ -22,10 +22,17 @@ class Settings:
     """Every knob of the control API's `POST settings`; `reset` returns to the values the process started with."""
 
     callback_url: str = "http://127.0.0.1:8000/wecom/callback/"
+    # The chat sidebar (聊天工具栏) page configured for the app in the console: the sandbox opens it for a chat, signs
+    # the member in silently when it asks for OAuth, and trusts its origin for the JS-SDK (WeCom's 可信域名).
+    sidebar_url: str = "http://127.0.0.1:8000/sidebar/"
     # Per-customer mass-message quota: as many per month as the month has days (default), 7 a week or 1 a day.
     quota_mode: str = "monthly"
     # Seconds until a member "confirms" a mass-message task in the WeCom client; negative: only by hand.
     confirm_delay: float = 5.0
+    # Share of members who are slow: they confirm after `slow_confirm_delay` seconds instead, so the workbench's
+    # reminders (remind_groupmsg_send and its app-message card) have someone to remind. Chosen per member, stably.
+    slow_confirm_share: float = 0.0
+    slow_confirm_delay: float = 7200.0
     # Seconds a mass message spends being dispatched after creation and after confirmation (41063 meanwhile).
     dispatch_seconds: float = 2.0
     # Seconds until a customer transfer completes (24 h at WeCom).
@@ -74,6 +81,7 @@ _MINIMUM = {
     "callback_attempts": 1,
     "callback_retry_pause": 0,
     "simulate_interval": 0.05,
+    "slow_confirm_delay": 0,
 }
 
 
@@ -90,13 +98,15 @@ def _coerce(name: str, value, kind: type):
         value = kind(value)
         if name in _MINIMUM and value < _MINIMUM[name]:
             raise ControlError(f"{name} must be at least {_MINIMUM[name]}")
-        if name == "transfer_refuse_rate" and not 0 <= value <= 1:
-            raise ControlError("transfer_refuse_rate must be between 0 and 1")
+        if name in ("transfer_refuse_rate", "slow_confirm_share") and not 0 <= value <= 1:
+            raise ControlError(f"{name} must be between 0 and 1")
         return value
     if not isinstance(value, str):
         raise ControlError(f"{name} must be a string")
     if name == "quota_mode" and value not in QUOTA_MODES:
         raise ControlError(f"quota_mode must be one of {', '.join(QUOTA_MODES)}")
+    if name == "sidebar_url" and not value.startswith(("http://", "https://")):
+        raise ControlError("sidebar_url must be an http(s) URL")
     if name == "callback_url" and value and not value.startswith(("http://", "https://")):
         raise ControlError("callback_url must be an http(s) URL or empty (no callbacks)")
     return value

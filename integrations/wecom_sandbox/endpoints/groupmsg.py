@@ -1,10 +1,12 @@
 """Creating a mass message (add_msg_template, DOC-92135), reminding and cancelling it.
 
-One task per sender; the member confirms it in the WeCom client (here: after `confirm_delay` seconds, or by
+One task per sender; the member confirms it in the WeCom client (here: after `confirm_delay` seconds — a share of
+slow members after `slow_confirm_delay` —, or by
 the control API / the sandbox page). Without `sender`, each customer is reached through one member: WeCom
 picks the one who last chatted with them; the sandbox, which has no chats, picks the most recent follower.
 """
 
+import hashlib
 import json
 
 from integrations.wecom_sandbox import ids
@@ -110,18 +112,25 @@ def add_msg_template(call: Call) -> dict:
         "INSERT INTO groupmsg (msgid, chat_type, create_time, body, fail_list) VALUES (?, ?, ?, ?, ?)",
         (msgid, chat_type, call.now, json.dumps(stored, ensure_ascii=False), json.dumps(fail_list)),
     )
-    delay = call.app.settings.confirm_delay
-    due = None if delay < 0 else call.now + max(int(round(delay)), 0)
     senders = sorted({user for user, _ in pairs})
     db.executemany(
         "INSERT INTO groupmsg_task (msgid, userid, confirm_due) VALUES (?, ?, ?)",
-        [(msgid, user, due) for user in senders],
+        [(msgid, user, _confirm_due(call, user)) for user in senders],
     )
     db.executemany(
         "INSERT INTO groupmsg_result (msgid, userid, external_userid) VALUES (?, ?, ?)",
         [(msgid, user, external) for user, external in pairs],
     )
     return {"fail_list": fail_list, "msgid": msgid}
+
+
+def _confirm_due(call: Call, userid: str) -> int | None:
+    """When the member "confirms" in the client: never by itself (negative delay), late if a slow member, or soon."""
+    settings = call.app.settings
+    if settings.confirm_delay < 0:
+        return None
+    slow = int(hashlib.sha256(userid.encode()).hexdigest()[:8], 16) % 1000 < settings.slow_confirm_share * 1000
+    return call.now + max(int(round(settings.slow_confirm_delay if slow else settings.confirm_delay)), 0)
 
 
 def _existing(call: Call):

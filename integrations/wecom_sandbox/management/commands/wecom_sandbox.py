@@ -43,6 +43,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-simulate", action="store_true", help="do not simulate (the default)")
         parser.add_argument("--simulate-interval", type=float, default=20.0, help="seconds between simulated events")
         parser.add_argument("--confirm-delay", type=float, default=5.0, help="seconds until members confirm mass sends")
+        parser.add_argument(
+            "--slow-confirm-share", type=float, help="share of members who confirm late (default 0.3 with --simulate)"
+        )
         parser.add_argument("--transfer-delay", type=float, default=60.0, help="seconds until transfers complete")
         parser.add_argument("--transfer-refuse-rate", type=float, help="share of on-the-job transfers refused")
         parser.add_argument("--quota-mode", choices=QUOTA_MODES, default="monthly")
@@ -55,6 +58,7 @@ class Command(BaseCommand):
             raise CommandError("--callback-aes-key must be the 43-character EncodingAESKey")
         simulate = options["simulate"] and not options["no_simulate"]
         refuse_rate = options["transfer_refuse_rate"]
+        slow_share = options["slow_confirm_share"]
         identity = Identity(
             corp_id=options["corp_id"],
             secret=options["secret"],
@@ -66,6 +70,7 @@ class Command(BaseCommand):
             callback_url=options["callback_url"],
             quota_mode=options["quota_mode"],
             confirm_delay=options["confirm_delay"],
+            slow_confirm_share=(0.3 if simulate else 0.0) if slow_share is None else slow_share,
             transfer_delay=options["transfer_delay"],
             transfer_refuse_rate=(0.1 if simulate else 0.0) if refuse_rate is None else refuse_rate,
             simulate=simulate,
