@@ -26,6 +26,26 @@ def _enrol(playbook, *customers, now, key="test"):
     return enrol(version, [(c.pk, f"{key}:{c.pk}", now) for c in customers], now=now)
 
 
+def test_a_big_enrolment_refreshes_the_planner_statistics_as_the_table_grows(bank, monkeypatch):
+    from django.db import connection
+
+    from campaigns.playbooks import enrol as enrolling
+
+    monkeypatch.setattr(enrolling, "CHUNK", 2)
+    monkeypatch.setattr(enrolling, "ANALYZE_EVERY_ROWS", 4)
+    playbook = publish(bank, trigger=MANUAL, steps=[{"type": "tag", "action": "add", "tag": make_tag("大批量").pk}])
+    customers = [CustomerFactory(owner=bank.operators["operator_a"]) for _ in range(6)]
+
+    def planner_rows() -> float:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'playbooks_enrolment'")
+            return cursor.fetchone()[0]
+
+    enrolled = _enrol(playbook, *customers, now=local(2026, 3, 2, 10))
+    assert enrolled == sorted(c.pk for c in customers)
+    assert planner_rows() == 4  # analysed once four rows were in (this transaction's own rows count), not after six
+
+
 # --- steps ------------------------------------------------------------------------------------------------------
 
 

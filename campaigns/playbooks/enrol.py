@@ -24,6 +24,9 @@ from campaigns.playbooks.sqlrows import db_time, quote, rows_source
 from tagging.models import Customer
 
 CHUNK = 5000
+# A big enrolment refreshes the planner's statistics as the table grows: planned on the figures of an empty table,
+# the per-row "earlier entry" subqueries become sequential scans of a table that ends up a million rows long.
+ANALYZE_EVERY_ROWS = 100_000
 
 
 def may_enrol(version: PlaybookVersion) -> bool:
@@ -50,6 +53,8 @@ def enrol(
     ordered = [unique[pk] for pk in sorted(unique)]
     enrolled: list[int] = []
     for start in range(0, len(ordered), CHUNK):
+        if start and start % ANALYZE_EVERY_ROWS == 0:
+            _refresh_statistics()
         chunk = ordered[start : start + CHUNK]
         if version.audience:
             allowed = set(
@@ -62,6 +67,12 @@ def enrol(
             with transaction.atomic():
                 enrolled += _insert(version, chunk, now)
     return sorted(enrolled)
+
+
+def _refresh_statistics() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {quote(Enrolment._meta.db_table)}")
 
 
 def _insert(version: PlaybookVersion, rows: list[tuple[int, str, dt.datetime]], now: dt.datetime) -> list[int]:
