@@ -120,6 +120,22 @@ def test_a_second_sync_of_an_unchanged_corp_changes_nothing(sandbox):  # noqa: F
     assert list(Customer.objects.order_by("pk").values_list("pk", "updated_at")) == before
 
 
+def test_a_sync_that_would_delete_most_corp_tags_is_held_back_until_accepted(sandbox):  # noqa: F811
+    sandbox.seed(corp_payload())
+    tags = [{"name": f"标签{n}"} for n in range(12)]
+    group = sandbox.api("externalcontact/add_corp_tag", {"group_name": "资产等级", "tag": tags})["tag_group"]
+    assert _sync().counts["tags_created"] == 15  # the payload's 3 and these 12
+    ids = [tag["id"] for tag in group["tag"]]
+    sandbox.api("externalcontact/del_corp_tag", {"tag_id": ids[:2]})  # an admin deletes two: applied
+    assert _sync(SyncRun.Kind.INCREMENTAL).counts["tags_deleted"] == 2
+    sandbox.api("externalcontact/del_corp_tag", {"tag_id": ids[2:]})  # ten of the thirteen left go at once
+    held = _sync(SyncRun.Kind.INCREMENTAL)
+    assert held.counts["tags_deletion_held"] == 10 and "tags_deleted" not in held.counts
+    assert CorpTag.objects.filter(deleted_at=None).count() == 13
+    call_command("wecom_sync", "--accept-tag-deletions", stdout=io.StringIO(), stderr=io.StringIO())
+    assert CorpTag.objects.filter(deleted_at=None).count() == 3
+
+
 def test_changes_in_wecom_arrive_with_the_incremental_sync(sandbox):  # noqa: F811
     sandbox.seed(corp_payload())
     _sync()

@@ -124,7 +124,14 @@ def sync_members(client: WeComClient, branches: dict[int, Branch], stats: Counte
     return [userid for userid, member in members.items() if member.get("status", 1) in _ACTIVE_MEMBER_STATUSES]
 
 
-def sync_corp_tags(client: WeComClient, stats: Counter) -> None:
+# A sync that would delete more than this share of the corp tags (and at least MASS_DELETION_MIN of them) is held
+# back: it is far likelier that the workbench points at another corp or WeCom answered a partial list than that
+# an admin deleted most of the tag library. `manage.py wecom_sync --accept-tag-deletions` applies it on purpose.
+MASS_DELETION_SHARE = 0.5
+MASS_DELETION_MIN = 10
+
+
+def sync_corp_tags(client: WeComClient, stats: Counter, *, accept_mass_deletion: bool = False) -> None:
     seen = set()
     existing = {tag.tag_id: tag for tag in CorpTag.objects.all()}
     for group in client.corp_tag_list():
@@ -151,7 +158,17 @@ def sync_corp_tags(client: WeComClient, stats: Counter) -> None:
                 current.save(update_fields=changed)
                 stats["tags_updated"] += 1
     gone = CorpTag.objects.filter(deleted_at__isnull=True).exclude(tag_id__in=seen)
-    stats["tags_deleted"] += gone.update(deleted_at=timezone.now())
+    live, leaving = CorpTag.objects.filter(deleted_at__isnull=True).count(), gone.count()
+    if leaving >= MASS_DELETION_MIN and leaving > live * MASS_DELETION_SHARE and not accept_mass_deletion:
+        logger.error(
+            "WeCom lists %s of our %s corp tags as gone: deletion held back (another corp? a partial answer?)."
+            " If the tags really were deleted in WeCom, run `manage.py wecom_sync --accept-tag-deletions`.",
+            leaving,
+            live,
+        )
+        stats["tags_deletion_held"] += leaving
+    else:
+        stats["tags_deleted"] += gone.update(deleted_at=timezone.now())
     stats["tags"] = len(seen)
 
 
