@@ -17,9 +17,13 @@ BENCHMARKS = {
     "tagging": "bench.tagging",
     "engine": "bench.engine",
     "chaos": "bench.chaos",
+    "supervision": "bench.supervision",
 }
 # Benchmarks that need a database of their own (the chaos run empties it first).
-DATABASE_DEFAULTS = {"chaos": "postgres://postgres@127.0.0.1:5432/workbench_chaos"}
+DATABASE_DEFAULTS = {
+    "chaos": "postgres://postgres@127.0.0.1:5432/workbench_chaos",
+    "supervision": "postgres://postgres@127.0.0.1:5432/workbench_supervision",
+}
 
 BENCH_ENV = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/workbench_bench",

@@ -29,6 +29,7 @@ def main(path: str) -> None:
         "CELERY_CONCURRENCY": "1",
         "WECOM_API_BASE_URL": "http://127.0.0.1:8100/cgi-bin/",
         "WECOM_OAUTH_AUTHORIZE_URL": "http://127.0.0.1:8100/connect/oauth2/authorize",
+        "WECOM_JSSDK_URL": "http://127.0.0.1:8100/jssdk/jwxwork.js",
         "WECOM_CORP_ID": "ww" + secrets.token_hex(8),
         "WECOM_SECRET": secrets.token_urlsafe(32),
         "WECOM_AGENT_ID": "1000002",

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from tagging import views
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("export/", views.customer_export, name="export"),
     path("<int:pk>/", views.customer_page, name="detail"),
     path("<int:pk>/pii/", views.customer_reveal_pii, name="reveal_pii"),
+    path("<int:pk>/", include("tagging.customer_urls")),  # the customer 360 page's actions
 ]

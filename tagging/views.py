@@ -5,11 +5,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from tagging.selectors import customer_detail, customer_timeline, filter_choices, filtered_customers, keyset_page
+from tagging import customer360, customer_actions
+from tagging.selectors import customer_detail, filter_choices, filtered_customers, keyset_page
+from tagging.tags.selectors import customer_tag_history
 from workbench.audit.models import AuditAction
 from workbench.audit.services import audit_record
 from workbench.exports.services import export_request
-from workbench.org.scope import get_visible_customer, may_export, may_view_pii
+from workbench.org.scope import get_visible_customer, may_export, may_manage_playbooks, may_view_pii
 from workbench.web.access import export_required, staff_required
 
 
@@ -51,18 +53,35 @@ def customer_list(request):
 
 
 @staff_required
+# The timeline's "more" button asks the same URL for a fragment: caches must keep the two apart.
+@vary_on_headers("HX-Request")
 def customer_page(request, pk):
+    """The customer 360: profile, tags, segments and playbooks, every touch, products and purchases, follows with
+    their channel, notes; actions re-check scope and role in `tagging.customer_actions`."""
     request.workbench_section = "customers"
     customer = customer_detail(request.user, pk)
-    return render(
-        request,
-        "tagging/customer_detail.html",
-        {
-            "customer": customer,
-            "timeline": customer_timeline(customer),
-            "may_view_pii": may_view_pii(request.user),
-        },
-    )
+    timeline = customer360.timeline_page(customer, cursor=request.GET.get("before"))
+    if request.htmx:
+        return render(request, "tagging/_c360_timeline.html", {"customer": customer, "timeline": timeline})
+    may_act = customer_actions.may_act_on_customers(request.user)
+    channels = customer360.channel_of_follows(customer)
+    follows = list(customer.follows.all())
+    for follow in follows:
+        follow.channel_add = channels.get(follow.pk)
+    context = {
+        "customer": customer,
+        "follows": follows,
+        "timeline": timeline,
+        "may_view_pii": may_view_pii(request.user),
+        "may_act": may_act,
+        "tag_history": customer_tag_history(customer, limit=10),
+        "segments": customer360.segments_of(request.user, customer),
+        "purchases": customer360.purchases_of(customer),
+        "notes": customer360.notes_of(customer),
+        **customer_actions.task_card_context(customer, may_act=may_act),
+        **customer_actions.journey_card_context(customer, may_enrol=may_manage_playbooks(request.user)),
+    }
+    return render(request, "tagging/customer_detail.html", context)
 
 
 @staff_required

@@ -340,7 +340,12 @@ def test_admins_create_edit_and_delete_codes_in_the_pages(bank, wecom, greeting,
     page = client.get(reverse("channels:edit", args=[code.pk])).content.decode()
     assert code.qr_code in page and reverse("channels:qr", args=[code.pk]) in page
     assert client.get(reverse("channels:list")).status_code == 200
-    # The sandbox's qr_code is a page, not an image: the proxy says so and the page links to it instead.
+    # WeCom's qr_code is an image address: the workbench serves the image itself (intranet browsers may not
+    # reach WeCom's host); an address that is not an image is refused and the page links to it instead.
+    image = client.get(reverse("channels:qr", args=[code.pk]))
+    assert image.status_code == 200 and image["Content-Type"] == "image/png"
+    assert image.content.startswith(bytes.fromhex("89504e470d0a1a0a"))
+    ChannelCode.objects.filter(pk=code.pk).update(qr_code=code.qr_code.removesuffix("/qr.png"))  # a page
     assert client.get(reverse("channels:qr", args=[code.pk])).status_code == 404
 
     client.post(reverse("channels:delete", args=[code.pk]))

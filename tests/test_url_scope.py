@@ -15,7 +15,16 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.utils.regex_helper import normalize
 
-from tests import scope_probes_campaigns, scope_probes_delivery, scope_probes_playbooks, scope_probes_segments
+from tests import (
+    scope_probes_campaigns,
+    scope_probes_delivery,
+    scope_probes_home,
+    scope_probes_incentives,
+    scope_probes_playbooks,
+    scope_probes_reports,
+    scope_probes_segments,
+    scope_probes_sidebar,
+)
 from workbench.exports.models import ExportJob
 from workbench.exports.services import export_request, export_run
 
@@ -67,6 +76,7 @@ ROUTES = collect_routes()
 # Reachable without logging in. Each is exercised in test_public_routes.
 PUBLIC = {"login", "logout", "set_language", "healthz", "api:token", "schema", "api-docs", "wecom_callbacks:callback"}
 PUBLIC |= scope_probes_campaigns.PUBLIC  # the tracked-link redirect /l/<token>
+PUBLIC |= scope_probes_sidebar.PUBLIC  # the WeCom chat sidebar: identity from WeCom's OAuth, probed all the same
 
 # Django admin: whole-bank by design; only head-office admins may enter (test_admin_*).
 ADMIN_NAMESPACE = "admin"
@@ -515,6 +525,10 @@ PROBES = {
     **scope_probes_delivery.PROBES,  # operator tasks, mass sends, contact policy, do-not-disturb
     **scope_probes_segments.PROBES,  # segments and rule tags
     **scope_probes_playbooks.PROBES,  # playbooks: builder, lifecycle, monitor
+    **scope_probes_home.PROBES,  # the customer 360 page's actions: note, task, playbook enrolment
+    **scope_probes_reports.PROBES,  # performance dashboards, their Excel export, the send-now button
+    **scope_probes_incentives.PROBES,  # incentive schemes, leaderboards, score cards, the leaderboard export
+    **scope_probes_sidebar.PROBES,  # the chat sidebar (live follows only) and the quick-reply page
 }
 
 

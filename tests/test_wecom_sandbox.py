@@ -338,6 +338,26 @@ def test_members_confirm_by_themselves_after_the_delay_and_cancel_stops_the_rest
     )
 
 
+def test_slow_members_confirm_late_and_always_the_same_members(sandbox):
+    members = {f"m{n:02d}": [ext(n)] for n in range(40)}
+    sandbox.seed(corp(members))
+    sandbox.settings(confirm_delay=10, slow_confirm_share=0.3, slow_confirm_delay=3600, dispatch_seconds=0)
+
+    def confirmed_after(seconds: int, msgid: str) -> set:
+        sandbox.settings(clock_offset=seconds)
+        tasks = sandbox.api("externalcontact/get_groupmsg_task", {"msgid": msgid})["task_list"]
+        return {task["userid"] for task in tasks if task["status"] == 2}
+
+    first = sandbox.api("externalcontact/add_msg_template", {"external_userid": [ext(n) for n in range(40)],
+                                                             "text": {"content": "一"}})["msgid"]  # fmt: skip
+    quick = confirmed_after(11, first)
+    assert 15 < len(quick) < 40  # about 70 % at once, the slow ones not yet
+    assert confirmed_after(3601, first) == set(members)
+    second = sandbox.api("externalcontact/add_msg_template", {"external_userid": [ext(n) for n in range(40)],
+                                                              "text": {"content": "二"}})["msgid"]  # fmt: skip
+    assert confirmed_after(3601 + 11, second) == quick  # slowness belongs to the member
+
+
 @pytest.mark.parametrize(("mode", "allowed"), [("monthly", 30), ("7_per_week", 7), ("1_per_day", 1)])
 def test_per_customer_quota_modes(sandbox, mode, allowed):
     sandbox.seed(corp({"a": [ext(1)]}))
@@ -719,6 +739,10 @@ def test_contact_way_crud_and_member_limit(sandbox):
     way = {"type": 2, "scene": 2, "remark": "网点海报", "state": "qr_branch_7", "user": ["m000", "m001"]}
     added = sandbox.api("externalcontact/add_contact_way", way)
     assert added["errcode"] == 0 and added["qr_code"].startswith(sandbox.url)
+    image = requests.get(added["qr_code"], timeout=5)  # an image, as WeCom gives, of the page that "scans" it
+    assert image.headers["Content-Type"] == "image/png" and image.content.startswith(b"\x89PNG\r\n\x1a\n")
+    dashboard = requests.get(f"{sandbox.url}/sandbox/", timeout=5).text
+    assert "qr_branch_7" in dashboard and f'/sandbox/contact_way/{added["config_id"]}"' in dashboard
     config = sandbox.api("externalcontact/get_contact_way", {"config_id": added["config_id"]})["contact_way"]
     assert (config["state"], config["user"]) == ("qr_branch_7", ["m000", "m001"])
     assert (

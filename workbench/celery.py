@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from celery import Celery
+from celery.schedules import crontab
 from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workbench.settings")
@@ -97,6 +98,43 @@ app.conf.beat_schedule = {
         "task": "campaigns.playbooks.tasks.scan_triggers",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    # Supervision: new purchases attributed, closed days' facts computed and yesterday refreshed; WeCom's
+    # behaviour data for the days not fetched yet (each run picks up what the last one could not get).
+    "supervision-compute-facts": {
+        "task": "workbench.supervision.tasks.compute_facts",
+        "schedule": 1800.0,
+        "options": {"expires": 1700},
+    },
+    "supervision-fetch-behavior": {
+        "task": "workbench.supervision.tasks.fetch_behavior",
+        "schedule": 3600.0,
+        "options": {"expires": 3000, "queue": "wecom"},
+    },
+    # Incentive scores of every active scheme's period holding yesterday, once the night's facts are in.
+    "incentives-compute-nightly": {
+        "task": "workbench.incentives.tasks.compute_nightly",
+        "schedule": crontab(hour=3, minute=15),
+        "options": {"expires": 3 * 3600},
+    },
+    # Managers' weekly (Monday 08:30) and monthly (the 1st, 08:30) WeCom reports; the 2-minute catch-up sends
+    # the last closed period to whoever has not had it (a workbench started mid-week, a new manager, a retry).
+    "reports-weekly": {
+        "task": "workbench.reports.tasks.send_due",
+        "schedule": crontab(day_of_week=1, hour=8, minute=30),
+        "kwargs": {"kinds": ["weekly"]},
+        "options": {"expires": 3600},
+    },
+    "reports-monthly": {
+        "task": "workbench.reports.tasks.send_due",
+        "schedule": crontab(day_of_month=1, hour=8, minute=30),
+        "kwargs": {"kinds": ["monthly"]},
+        "options": {"expires": 3600},
+    },
+    "reports-catch-up": {
+        "task": "workbench.reports.tasks.send_due",
+        "schedule": 120.0,
+        "options": {"expires": 110},
     },
     "sessions-clear-expired": {
         "task": "workbench.web.tasks.clear_expired_sessions",

@@ -94,6 +94,8 @@ INSTALLED_APPS = [
     "workbench.exports",
     "workbench.demo",
     "workbench.supervision",
+    "workbench.reports",
+    "workbench.incentives",
     "tagging",
     "tagging.segments",
     "integrations.wecom",
@@ -104,6 +106,7 @@ INSTALLED_APPS = [
     "campaigns.links",
     "campaigns.playbooks",
     "campaigns.delivery",
+    "workbench.sidebar",
 ]
 
 MIDDLEWARE = [
@@ -333,6 +336,12 @@ WECOM_OAUTH_AUTHORIZE_URL = (
     env_url("WECOM_OAUTH_AUTHORIZE_URL", schemes=("http", "https"))
     or "https://open.weixin.qq.com/connect/oauth2/authorize"
 )
+# The WeCom JS-SDK the chat sidebar (/sidebar/) loads for wx.agentConfig and wx.invoke. The demo and the tests point
+# it at the sandbox's emulation (http://127.0.0.1:8100/jssdk/jwxwork.js).
+WECOM_JSSDK_URL = (
+    env_url("WECOM_JSSDK_URL", schemes=("http", "https"))
+    or "https://open.work.weixin.qq.com/wwopen/js/jwxwork-1.0.0.js"
+)
 # Where customers' phones reach the workbench's link redirect (/l/<token>): links in content are rewritten to it.
 # In production a public HTTPS origin, set as a trusted domain of the WeCom app (web OAuth redirects to it).
 _TRACKED_LINK_BASE_URL = env_url("TRACKED_LINK_BASE_URL", schemes=("http", "https")) or "http://127.0.0.1:8000"
@@ -345,6 +354,14 @@ DELIVERY_SETTLE_SECONDS = env_int("DELIVERY_SETTLE_SECONDS", 120, minimum=1, max
 DELIVERY_POLL_SECONDS = env_int("DELIVERY_POLL_SECONDS", 60, minimum=0, maximum=3600)
 # Sender loops the dispatch tick starts at most (each makes one add_msg_template call at a time).
 DELIVERY_SENDERS = env_int("DELIVERY_SENDERS", 4, minimum=1, maximum=64)
+# The operator's home page lists customers with no touch and no transaction for this many days (docs/operator-home.md).
+HOME_SILENT_DAYS = env_int("HOME_SILENT_DAYS", 30, minimum=1, maximum=365)
+# Supervision (docs/supervision.md): a purchase is credited to the last touch this many days before it, and the
+# effective-customer figure counts customers carrying this tag ("group/tag" of the tag library).
+SUPERVISION_ATTRIBUTION_WINDOW_DAYS = env_int("SUPERVISION_ATTRIBUTION_WINDOW_DAYS", 7, minimum=1, maximum=90)
+SUPERVISION_EFFECTIVE_TAG = env_str("SUPERVISION_EFFECTIVE_TAG") or "有效客户/有效客户"
+if SUPERVISION_EFFECTIVE_TAG.count("/") != 1 or not all(SUPERVISION_EFFECTIVE_TAG.split("/")):
+    raise ImproperlyConfigured(f"SUPERVISION_EFFECTIVE_TAG={SUPERVISION_EFFECTIVE_TAG!r} must be 'group/tag'.")
 
 LOG_LEVEL = (env_str("LOG_LEVEL") or "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from campaigns.content.models import ContentAsset, ContentCategory, ContentItem
+from campaigns.content.models import ContentAsset, ContentCategory, ContentItem, Scenario
 from campaigns.content.services import ATTACHMENT_TYPES
 
 ATTACHMENT_LABELS = {
@@ -34,6 +34,13 @@ class ContentForm(forms.Form):
     )
     category = forms.ModelChoiceField(
         label=_("Category"), queryset=ContentCategory.objects.all(), required=False, empty_label=_("(none)")
+    )
+    scenario = forms.ChoiceField(
+        label=_("Scenario"),
+        choices=Scenario.choices,
+        initial=Scenario.GENERAL,
+        required=False,
+        help_text=_("When operators reach for it: the quick-reply page and the WeCom sidebar filter by it."),
     )
     use = forms.ChoiceField(
         label=_("Used for"),

@@ -53,6 +53,16 @@ class ContentCategory(models.Model):
         return self.name
 
 
+class Scenario(models.TextChoices):
+    """When an operator reaches for the content (话术场景)."""
+
+    GENERAL = "general", _("General")
+    PAYROLL = "payroll", _("Payroll day")
+    RETIREE = "retiree", _("Retirees")
+    WEALTH = "wealth", _("Wealth products")
+    ANTI_FRAUD = "anti_fraud", _("Anti-fraud")
+
+
 class ContentItem(models.Model):
     """A piece of content as the library lists it; what it says is in its versions."""
 
@@ -60,6 +70,7 @@ class ContentItem(models.Model):
         MASS = "mass", _("Mass sends and the sidebar")
         WELCOME = "welcome", _("Welcome messages")
         TASK = "task", _("Operator tasks")
+        QUICK_REPLY = "quick_reply", _("Quick replies (1:1 chats)")
 
     title = models.CharField(pgettext_lazy("content", "title"), max_length=100)
     category = models.ForeignKey(
@@ -71,6 +82,9 @@ class ContentItem(models.Model):
         related_name="items",
     )
     use = models.CharField(_("used for"), max_length=16, choices=Use.choices, default=Use.MASS)
+    # The operator's situation the content is written for (话术场景): the quick-reply page and the sidebar's
+    # recommendations filter by it.
+    scenario = models.CharField(_("scenario"), max_length=16, choices=Scenario.choices, default=Scenario.GENERAL)
     # The branch the content belongs to: its operators (the whole subtree) may use it once approved.
     branch = models.ForeignKey(
         "org.Branch", verbose_name=_("branch"), on_delete=models.PROTECT, related_name="content_items"
@@ -104,7 +118,11 @@ class ContentItem(models.Model):
 
     @property
     def per_customer_allowed(self) -> bool:
-        return self.use in (self.Use.WELCOME, self.Use.TASK)
+        return self.use in PER_CUSTOMER_USES
+
+
+# Uses where one message goes to one known customer, so the customer's variables can be filled in.
+PER_CUSTOMER_USES = (ContentItem.Use.WELCOME, ContentItem.Use.TASK, ContentItem.Use.QUICK_REPLY)
 
 
 class ContentVersion(models.Model):

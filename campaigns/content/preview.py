@@ -12,7 +12,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from campaigns.content import sensitive, variables
-from campaigns.content.models import TEXT_MAX_BYTES, ContentAsset
+from campaigns.content.models import PER_CUSTOMER_USES, TEXT_MAX_BYTES, ContentAsset
 from campaigns.content.selectors import sensitive_word_list
 from campaigns.content.services import validation_errors
 
@@ -35,7 +35,7 @@ def _rich(value: str, words: list[str], *, per_customer_allowed: bool):
 
 def preview(*, text: str, attachments: list[dict], use: str, words: list[str] | None = None) -> dict:
     words = sensitive_word_list() if words is None else words
-    per_customer = use in ("welcome", "task")
+    per_customer = use in PER_CUSTOMER_USES
     assets = {
         asset.pk: asset
         for asset in ContentAsset.objects.filter(pk__in=[a["asset"] for a in attachments if a.get("asset")]).defer(

@@ -12,7 +12,14 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from campaigns.content.models import ContentAsset, ContentCategory, ContentItem, ContentVersion, SensitiveWord
+from campaigns.content.models import (
+    ContentAsset,
+    ContentCategory,
+    ContentItem,
+    ContentVersion,
+    Scenario,
+    SensitiveWord,
+)
 from workbench.org.roles import Scope
 from workbench.org.scope import may_author_content, viewer_for
 
@@ -53,7 +60,9 @@ def may_edit(user, item: ContentItem) -> bool:
     return viewer.scope == Scope.BANK or item.branch.path.startswith(viewer.branch_path or "\0")
 
 
-def library(user, *, q: str = "", category: str = "", use: str = "", status: str = "") -> QuerySet[ContentItem]:
+def library(
+    user, *, q: str = "", category: str = "", use: str = "", status: str = "", scenario: str = ""
+) -> QuerySet[ContentItem]:
     """The content list: search in titles and the texts of current and open versions."""
     items = visible_items(user).select_related("category", "branch", "current", "created_by")
     if q:
@@ -62,6 +71,8 @@ def library(user, *, q: str = "", category: str = "", use: str = "", status: str
         items = items.filter(category_id=int(category))
     if use in ContentItem.Use.values:
         items = items.filter(use=use)
+    if scenario in Scenario.values:
+        items = items.filter(scenario=scenario)
     now = timezone.now()
     if status == "usable":
         items = items.filter(
@@ -137,6 +148,20 @@ def usable_items(user, *, uses=None) -> QuerySet[ContentItem]:
     if uses:
         items = items.filter(use__in=uses)
     return items.select_related("current").order_by("title")
+
+
+def usable_items_of_branch(branch_path: str, *, uses=None) -> QuerySet[ContentItem]:
+    """What an operator of this branch may send now, without a login at hand (the WeCom sidebar knows the
+    operator, not always a user): the approved, unexpired items of the branch and the branches above it."""
+    now = timezone.now()
+    items = ContentItem.objects.filter(
+        Q(current__valid_until__isnull=True) | Q(current__valid_until__gt=now),
+        branch__path__in=_ancestor_paths(branch_path),
+        current__status=ContentVersion.Status.APPROVED,
+    )
+    if uses:
+        items = items.filter(use__in=uses)
+    return items.select_related("current", "category").order_by("title")
 
 
 def categories() -> QuerySet[ContentCategory]:

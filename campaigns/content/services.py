@@ -23,11 +23,13 @@ from django.utils.translation import gettext as _
 from campaigns.content import sensitive, variables
 from campaigns.content.models import (
     ATTACHMENTS_MAX,
+    PER_CUSTOMER_USES,
     TEXT_MAX_BYTES,
     ContentAsset,
     ContentCategory,
     ContentItem,
     ContentVersion,
+    Scenario,
     SensitiveWord,
 )
 from campaigns.content.selectors import may_edit, open_version, sensitive_word_list
@@ -89,7 +91,7 @@ def validation_errors(*, text: str, attachments: list[dict], use: str) -> list[s
         )
     if len(attachments) > ATTACHMENTS_MAX:
         errors.append(_("At most %(max)s attachments.") % {"max": ATTACHMENTS_MAX})
-    per_customer = use in (ContentItem.Use.WELCOME, ContentItem.Use.TASK)
+    per_customer = use in PER_CUSTOMER_USES
     for value in customer_facing_texts(text, attachments):
         errors += variables.problems(value, per_customer_allowed=per_customer)
     return errors
@@ -125,11 +127,16 @@ def content_create(
     text: str,
     category: ContentCategory | None = None,
     valid_until=None,
+    scenario: str = Scenario.GENERAL,
 ) -> ContentItem:
     """A new item with its first version, a draft by `actor`, owned by the actor's branch."""
     branch = _author_branch(actor)
     _check(text=text, attachments=[], use=use)
-    item = ContentItem.objects.create(title=title, use=use, category=category, branch=branch, created_by=actor)
+    if scenario not in Scenario.values:
+        raise ContentError(_("Choose a scenario."))
+    item = ContentItem.objects.create(
+        title=title, use=use, scenario=scenario, category=category, branch=branch, created_by=actor
+    )
     ContentVersion.objects.create(
         item=item,
         number=1,
@@ -187,16 +194,24 @@ def content_edit(
     text: str,
     category: ContentCategory | None = None,
     valid_until=None,
+    scenario: str | None = None,
 ) -> ContentVersion:
-    """Save the item's text: into its open draft, or a new version when the latest is approved or rejected."""
+    """Save the item's text: into its open draft, or a new version when the latest is approved or rejected.
+
+    Title, category and scenario are the library's filing, not what a customer reads: they change at once.
+    """
     _require_edit(actor, item)
+    if scenario is not None and scenario not in Scenario.values:
+        raise ContentError(_("Choose a scenario."))
     item = _lock(item)
     version = _writable_version(item, actor)
     _check(text=text, attachments=version.attachments, use=item.use)
     version.text = text
     version.valid_until = valid_until
     item.title, item.category = title, category
-    item.save(update_fields=["title", "category", "updated_at"])
+    if scenario is not None:
+        item.scenario = scenario
+    item.save(update_fields=["title", "category", "scenario", "updated_at"])
     return _save_version(version)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns.content import views
+from campaigns.content import views, views_quick_replies
 
 app_name = "content"
 
@@ -17,4 +17,5 @@ urlpatterns = [
     path("review/", views.review_queue, name="review-queue"),
     path("review/<int:pk>", views.review, name="review"),
     path("sensitive-words/", views.sensitive_words, name="sensitive-words"),
+    path("quick-replies/", views_quick_replies.quick_reply_list, name="quick-replies"),
 ]

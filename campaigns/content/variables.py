@@ -68,7 +68,7 @@ def problems(text: str, *, per_customer_allowed: bool) -> list[str]:
                 str(
                     _(
                         "{{%(key)s}} names the customer: a mass send delivers one text to every recipient, so it "
-                        "is allowed only in welcome messages and operator tasks."
+                        "is allowed only in welcome messages, operator tasks and quick replies."
                     )
                     % {"key": key}
                 )

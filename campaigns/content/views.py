@@ -24,7 +24,7 @@ from campaigns.content.forms import (
     end_of,
     last_day,
 )
-from campaigns.content.models import ContentAsset, ContentItem, ContentVersion, SensitiveWord
+from campaigns.content.models import ContentAsset, ContentItem, ContentVersion, Scenario, SensitiveWord
 from campaigns.content.preview import preview
 from campaigns.links.selectors import clicks_of_version
 from workbench.org.scope import may_author_content, may_review_content
@@ -46,7 +46,7 @@ def _page_context(request, **context) -> dict:
 @staff_required
 def content_list(request):
     request.workbench_section = SECTION
-    filters = {key: request.GET.get(key, "").strip() for key in ("q", "category", "use", "status")}
+    filters = {key: request.GET.get(key, "").strip() for key in ("q", "category", "use", "status", "scenario")}
     page = Paginator(selectors.library(request.user, **filters), 30).get_page(request.GET.get("page"))
     open_versions = selectors.open_versions_of([item.pk for item in page])
     rows = [(item, open_versions.get(item.pk)) for item in page]
@@ -57,6 +57,7 @@ def content_list(request):
         filters=filters,
         categories=selectors.categories(),
         uses=ContentItem.Use.choices,
+        scenarios=Scenario.choices,
         queue_size=selectors.review_queue().count() if may_review_content(request.user) else 0,
         now=timezone.now(),
     )
@@ -69,7 +70,8 @@ def content_list(request):
 @author_required
 def content_create(request):
     request.workbench_section = SECTION
-    form = ContentForm(request.POST or None, initial={"use": request.GET.get("use", ContentItem.Use.MASS)})
+    initial = {"use": request.GET.get("use", ContentItem.Use.MASS), "scenario": request.GET.get("scenario", "")}
+    form = ContentForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -80,6 +82,7 @@ def content_create(request):
                 text=data["text"],
                 category=data["category"],
                 valid_until=end_of(data["valid_through"]),
+                scenario=data["scenario"] or Scenario.GENERAL,
             )
         except services.ContentError as exc:
             form.add_error("text", str(exc))
@@ -127,6 +130,7 @@ def content_edit(request, pk):
     initial = {
         "title": item.title,
         "category": item.category_id,
+        "scenario": item.scenario,
         "text": version.text if version else "",
         "valid_through": last_day(version.valid_until) if version else None,
     }
@@ -141,6 +145,7 @@ def content_edit(request, pk):
                 text=data["text"],
                 category=data["category"],
                 valid_until=end_of(data["valid_through"]),
+                scenario=data["scenario"] or None,
             )
         except services.ContentError as exc:
             form.add_error(None, str(exc))

@@ -414,11 +414,16 @@ class ChatMessage(models.Model):
         related_name="+",
     )
     text = models.TextField(_("text as sent"), blank=True, default="")
+    # Issued when the send is prepared and echoed when it is recorded: a repeated record is the same touch.
+    send_key = models.CharField(_("send key"), max_length=32, blank=True, default="", db_default="", editable=False)
     sent_at = models.DateTimeField(_("sent at"), db_default=Now())
 
     class Meta:
         verbose_name = _("1:1 message")
         verbose_name_plural = _("1:1 messages")
+        constraints = [
+            models.UniqueConstraint(fields=["send_key"], condition=~Q(send_key=""), name="chat_message_send_once")
+        ]
         indexes = [
             models.Index(fields=["operator", "sent_at"], name="chat_message_operator_time"),
             models.Index(fields=["customer", "-sent_at"], name="chat_message_customer_time"),

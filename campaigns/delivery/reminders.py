@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from campaigns.delivery.models import OperatorTask
 from campaigns.delivery.results import workbench_url
@@ -62,7 +63,7 @@ def remind_operator_tasks(*, now=None) -> Counter:
                     % {"n": len(tasks), "overdue": overdue, "lines": lines}
                 )[:150],
                 "url": workbench_url("delivery:tasks-today"),
-                "btntxt": _("Open")[:4],
+                "btntxt": pgettext("card button", "Open")[:4],
             }
         try:
             client.send_app_message([operator.wecom_userid], "textcard", card)

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from campaigns.delivery import dispatch, policy
 from campaigns.delivery.models import Delivery, Reason, SendTask
@@ -221,7 +222,7 @@ def _card_to_operator(client, operator, tasks: list[SendTask]) -> bool:
             )
             % {"n": len(tasks), "customers": customers},
             "url": workbench_url("delivery:tasks-today"),
-            "btntxt": _("Open")[:4],
+            "btntxt": pgettext("card button", "Open")[:4],
         }
     try:
         client.send_app_message([operator.wecom_userid], "textcard", card)

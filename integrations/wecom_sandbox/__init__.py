@@ -15,4 +15,6 @@
     control.py     /sandbox/api/ for tests and the demo operator; received.py what was received
     site.py, pages.py, html.py   the sandbox page, the OAuth member picker, 「联系我」 codes, media
     seed.py        the corp from JSON or from the workbench database
+    client_side.py the WeCom client: a chat opened from the sandbox page, silent OAuth for the chat sidebar
+    jssdk.py       the JS-SDK emulation (jssdk.js at /jssdk/jwxwork.js): agentConfig's signature, wx.invoke
 """

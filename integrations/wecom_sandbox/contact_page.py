@@ -3,6 +3,7 @@
 What an operator would see on the customer's profile in the WeCom client; the demo checks tag sync here.
 """
 
+import json
 from typing import TYPE_CHECKING
 
 from integrations.wecom_sandbox.html import badge, e, frame, when
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
     from integrations.wecom_sandbox.core import SandboxApp
 
 MATCHES_SHOWN = 20
+WAYS_SHOWN = 30
 
 
 def search_form(query: str = "") -> str:
@@ -19,6 +21,26 @@ def search_form(query: str = "") -> str:
         '<form method="get" action="/sandbox/contacts" class="inline">'
         f'<input class="filter" name="q" value="{e(query)}" placeholder="客户姓名或 external_userid">'
         " <button>查看客户资料</button></form>"
+    )
+
+
+def contact_ways_section(app: "SandboxApp") -> str:
+    """The 「联系我」 codes the workbench made, each with the page a person opens to "scan" it as a new customer."""
+    with app.store.tx() as db:
+        ways = rows(db, "SELECT config_id, body FROM contact_way ORDER BY create_time DESC LIMIT ?", (WAYS_SHOWN,))
+    if not ways:
+        return ""
+    lines = []
+    for way in ways:
+        config = json.loads(way["body"])
+        lines.append(
+            f"<tr><td>{e(config.get('remark')) or '—'}</td><td><code>{e(config.get('state'))}</code></td>"
+            f"<td>{e('、'.join(config.get('user') or []))}</td>"
+            f'<td><a href="/sandbox/contact_way/{e(way["config_id"])}">扫码添加</a></td></tr>'
+        )
+    return (
+        "<section><h2>「联系我」二维码</h2><p class=hint>工作台创建的渠道活码；打开“扫码添加”模拟一位新客户扫码。</p>"
+        f"<table><tr><th>备注</th><th>state</th><th>成员</th><th></th></tr>{''.join(lines)}</table></section>"
     )
 
 

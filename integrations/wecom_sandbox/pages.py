@@ -3,7 +3,7 @@
 import json
 from typing import TYPE_CHECKING
 
-from integrations.wecom_sandbox import contact_page, dispatch, received
+from integrations.wecom_sandbox import client_side, contact_page, dispatch, received
 from integrations.wecom_sandbox.html import badge, e, frame, when
 from integrations.wecom_sandbox.state import rows
 
@@ -114,7 +114,9 @@ def dashboard(app: "SandboxApp") -> bytes:
         ['<div class="stats">']
         + [f'<div class="stat"><b>{counts[key]:,}</b><span>{label}</span></div>' for label, key in stats]
         + ["</div>", f"<section><h2>客户资料</h2>{contact_page.search_form()}</section>"]
+        + [contact_page.contact_ways_section(app)]
     )
+    body.append(client_side.section(app))
     groupmsgs = "".join(_groupmsg(m, names) for m in data["groupmsgs"]) or '<div class="empty">还没有群发任务。</div>'
     body.append(
         "<section><h2>企业群发（客户收到的消息）</h2><p class=hint>add_msg_template 创建的任务；成员确认后按每位客户的"

@@ -3,6 +3,7 @@
 import json
 from typing import TYPE_CHECKING
 
+from integrations.wecom_sandbox.jssdk import chat_messages as sidebar_chat_messages
 from integrations.wecom_sandbox.state import rows
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ def everything(app: "SandboxApp", *, limit: int = 100) -> dict:
             ],
             "media": media,
             "transfers": transfers,
+            "chat_messages": sidebar_chat_messages(db, limit),
         }
 
 

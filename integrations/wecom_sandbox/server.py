@@ -15,7 +15,7 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from integrations.wecom_sandbox import site
+from integrations.wecom_sandbox import client_side, site
 from integrations.wecom_sandbox.control import handle_control
 from integrations.wecom_sandbox.core import SandboxApp
 
@@ -74,6 +74,10 @@ class Handler(BaseHTTPRequestHandler):
                 )
                 outcome = f"HTTP {status}"
                 self._send_json(status, payload)
+            elif client_side.handles(parts.path):  # the WeCom client: chats, silent OAuth, the JS-SDK
+                status, headers, body = client_side.handle(self.app, method, parts.path, query, raw, self.headers)
+                outcome = f"HTTP {status}"
+                self._send(status, headers, body)
             else:
                 status, headers, body = site.handle_page(self.app, method, parts.path, query, raw)
                 outcome = f"HTTP {status}"

@@ -5,10 +5,13 @@ path: a person picks who they are — a member, a customer (an external contact 
 WeChat user who is neither — and is sent back to redirect_uri with `code` and `state`.
 """
 
+import io
 import json
 import re
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import segno
 
 from integrations.wecom_sandbox import contact_page, pages
 from integrations.wecom_sandbox.endpoints.auth import issue_oauth_code, issue_visitor_code
@@ -51,6 +54,8 @@ def handle_page(app: "SandboxApp", method: str, path: str, query: dict, raw: byt
         return authorize(app, query)
     if path == "/connect/oauth2/authorize/pick":
         return pick(app, query)
+    if match := re.fullmatch(r"/sandbox/contact_way/([0-9a-f]+)/qr\.png", path):
+        return contact_way_qr(app, match.group(1))
     if match := re.fullmatch(r"/sandbox/contact_way/([0-9a-f]+)(/scan)?", path):
         return contact_way(app, match.group(1), scan=bool(match.group(2)) and method == "POST")
     if match := re.fullmatch(r"/sandbox/media/([\w-]+)", path):
@@ -129,6 +134,16 @@ def pick(app: "SandboxApp", query: dict):
     return _redirect(urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra)), 302)
 
 
+def contact_way_qr(app: "SandboxApp", config_id: str):
+    """The code's QR image: scanning it with a phone opens the sandbox's page where a "customer" adds the member."""
+    with app.store.tx() as db:
+        if one(db, "SELECT 1 FROM contact_way WHERE config_id = ?", (config_id,)) is None:
+            return _error(404, "没有这个「联系我」配置")
+    image = io.BytesIO()
+    segno.make(f"{app.public_url}/sandbox/contact_way/{config_id}", error="m").save(image, kind="png", scale=8)
+    return 200, {"Content-Type": "image/png", "Cache-Control": "max-age=3600"}, image.getvalue()
+
+
 def contact_way(app: "SandboxApp", config_id: str, *, scan: bool):
     with app.store.tx() as db:
         row = one(db, "SELECT body FROM contact_way WHERE config_id = ?", (config_id,))
@@ -153,6 +168,7 @@ def contact_way(app: "SandboxApp", config_id: str, *, scan: bool):
     body = (
         f"<section><h2>「联系我」二维码</h2><p class=hint>备注：{e(config.get('remark')) or '—'} · "
         f"state：<code>{e(config.get('state')) or '—'}</code> · 成员：{e('、'.join(config.get('user') or []))}</p>"
+        f'<p><img src="/sandbox/contact_way/{e(config_id)}/qr.png" alt="二维码" width="180" height="180"></p>'
         f'<form method="post" action="/sandbox/contact_way/{e(config_id)}/scan">'
         "<button>模拟一位新客户扫码添加</button></form></section>"
     )

@@ -86,6 +86,14 @@ CREATE TABLE IF NOT EXISTS transfer (
 CREATE INDEX IF NOT EXISTS transfer_due ON transfer (status, due);
 CREATE INDEX IF NOT EXISTS transfer_by_contact ON transfer (external_userid, created);
 CREATE INDEX IF NOT EXISTS transfer_by_pair ON transfer (kind, handover, takeover, external_userid);
+CREATE TABLE IF NOT EXISTS chat_context (
+    id TEXT PRIMARY KEY, userid TEXT NOT NULL, external_userid TEXT NOT NULL, opened INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS jssdk_config (
+    token TEXT PRIMARY KEY, chat_id TEXT NOT NULL DEFAULT '', url TEXT NOT NULL, apis TEXT NOT NULL,
+    issued INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS chat_message (
+    id INTEGER PRIMARY KEY, sent_at INTEGER NOT NULL, userid TEXT NOT NULL, external_userid TEXT NOT NULL,
+    msgtype TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS callback (
     id INTEGER PRIMARY KEY, created INTEGER NOT NULL, event TEXT NOT NULL, change_type TEXT NOT NULL,
     userid TEXT NOT NULL DEFAULT '', external_userid TEXT NOT NULL DEFAULT '', xml TEXT NOT NULL,
@@ -97,6 +105,7 @@ DATA_TABLES = [
     "meta", "department", "member", "contact", "follow", "follow_tag", "tag_group", "tag", "token", "oauth_code",
     "oauth_visitor", "contact_way", "welcome_code", "welcome_message", "groupmsg", "groupmsg_task", "groupmsg_result",
     "app_message", "app_delivery", "media", "transfer", "callback",
+    "chat_context", "jssdk_config", "chat_message",  # the WeCom client's side: chats opened, JS-SDK use
 ]  # fmt: skip
 # The corp itself, which a seed replaces (tokens, messages and history stay).
 CORP_TABLES = ["department", "member", "contact", "follow", "follow_tag", "tag_group", "tag", "contact_way"]

@@ -109,9 +109,10 @@ def test_content_is_written_reviewed_approved_and_welcomes_through_a_channel_cod
     code = ChannelCode.objects.get()
     assert code.sync == ChannelCode.Sync.SYNCED and code.welcome_item == item
     expect(admin.get_by_test_id("sync-status")).to_be_visible()
-    # The sandbox gives the QR code as a page, not an image: the page offers the link instead.
-    expect(admin.get_by_test_id("qr-link")).to_be_visible()
-    expect(admin.get_by_test_id("qr-link")).to_have_attribute("href", code.qr_code)
+    # WeCom (the sandbox) hands out the QR code as an image, which the page shows and offers for download.
+    expect(admin.get_by_test_id("qr-image")).to_be_visible()
+    admin.wait_for_function("() => document.querySelector('[data-testid=qr-image]').naturalWidth > 0")
+    expect(admin.get_by_test_id("qr-link")).to_be_hidden()
     screenshot(admin, "content-04-channel-code")
     admin.goto(f"{live_server.url}/channels/")
     expect(admin.get_by_test_id("channel-codes")).to_contain_text("文三路网点柜台")

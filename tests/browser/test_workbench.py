@@ -113,6 +113,7 @@ def test_admin_pages_look_right_in_chinese_and_switch_to_english(
     screenshot(page, "05-home")
 
     page.get_by_role("link", name="客户", exact=True).click()
+    page.wait_for_load_state()  # htmx binds the filter form on load; a change before that would go unheard
     expect(page.locator("#customer-results tbody tr")).to_have_count(6)
     expect(page.get_by_role("button", name="导出当前筛选结果")).to_be_visible()
     page.get_by_label("职业客群").select_option("retiree")

@@ -31,6 +31,10 @@ class AuditAction(models.TextChoices):
     PLAYBOOK_ENROLLED = "playbook_enrolled", _("Enrolled customers in a playbook by hand")
     CONTACT_POLICY_CHANGED = "contact_policy_changed", _("Changed the contact policy")
     CONTACT_PREFERENCE_CHANGED = "contact_pref_changed", _("Changed a customer's do-not-disturb")
+    INCENTIVE_SCHEME_CHANGED = "incentive_scheme_changed", _("Changed an incentive scheme")
+    INCENTIVE_SCHEME_ACTIVATED = "incentive_scheme_activated", _("Activated or paused an incentive scheme")
+    SIDEBAR_SIGNED_IN = "sidebar_signed_in", _("Opened the WeCom chat sidebar")
+    SIDEBAR_REFUSED = "sidebar_refused", _("Was refused by the WeCom chat sidebar")
 
 
 class AuditEvent(models.Model):

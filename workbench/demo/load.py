@@ -29,6 +29,20 @@ BULK = [
 DEMO_MODELS = [CustomerEvent, ProductHolding, FollowRelationship, Customer, Product, Operator, Branch]
 
 
+def _built_on_the_bank() -> list:
+    """What the rest of the demo builds on the bank (reset with it, or a new bank would meet the old bank's
+    playbooks, content and schemes pointing at people who are gone). The tag library and the sensitive words
+    come from migrations and `seed_tags`, and stay."""
+    from campaigns.channels.models import ChannelCode
+    from campaigns.content.models import ContentItem
+    from campaigns.playbooks.models import Playbook
+    from tagging.segments.models import Rule, Segment
+    from workbench.exports.models import ExportJob
+    from workbench.incentives.models import Scheme
+
+    return [Scheme, Playbook, ChannelCode, Segment, Rule, ContentItem, ExportJob]
+
+
 def log(message: str) -> None:
     """Progress for people watching; the command replaces this with its own stderr."""
     print(message, file=sys.stderr, flush=True)
@@ -64,13 +78,15 @@ def _with_dependents(models: list) -> list[str]:
 
 
 def reset() -> None:
-    """Every demo row goes: customers and their history, products, the organisation, non-superuser logins."""
-    tables = [model._meta.db_table for model in DEMO_MODELS]
+    """Every demo row goes: customers and their history, products, the organisation, what was built on them
+    (playbooks, content, channel codes, segments, rules, schemes, exports), non-superuser logins."""
+    models = _built_on_the_bank() + DEMO_MODELS
+    tables = [model._meta.db_table for model in models]
     with connection.cursor() as cursor:
         if is_postgres():
             cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
         else:
-            for table in _with_dependents(DEMO_MODELS):  # children first: no foreign key is left dangling
+            for table in _with_dependents(models):  # children first: no foreign key is left dangling
                 cursor.execute(f"DELETE FROM {table}")
             placeholders = ", ".join(["%s"] * len(tables))
             cursor.execute(f"DELETE FROM sqlite_sequence WHERE name IN ({placeholders})", tables)

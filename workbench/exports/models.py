@@ -9,6 +9,8 @@ class ExportJob(models.Model):
     class Kind(models.TextChoices):
         CUSTOMERS = "customers", _("Customer list")
         SEGMENT = "segment", _("Segment")
+        REPORT = "report", _("Performance report")
+        LEADERBOARD = "leaderboard", _("Incentive leaderboard")
 
     class Format(models.TextChoices):
         CSV = "csv", "CSV"

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from tagging.selectors import filtered_customers
 from workbench.audit.models import AuditAction
@@ -59,7 +60,7 @@ def _customer_rows(job: ExportJob):
         _("Gender"),
         _("Mobile (masked)"),
         _("Owner operator"),
-        _("Branch"),
+        pgettext("organisation unit", "Branch"),
         _("Occupation group"),
         _("AUM (yuan)"),
         _("Payroll employer"),
@@ -98,6 +99,10 @@ def export_run(*, job_id: int) -> ExportJob | None:
     job = ExportJob.objects.select_related("requested_by").filter(pk=job_id).first()
     if job is None or job.is_finished:
         return job
+    if job.kind == ExportJob.Kind.REPORT:  # a performance report's workbook has sheets of its own
+        from workbench.reports.export import report_export_run
+
+        return report_export_run(job)
     headers, customers = _customer_rows(job)
     # Deferred: PII ciphertext is never decrypted for an export (only masked columns are written).
     customers = customers.defer("mobile", "id_number")

@@ -48,6 +48,8 @@ class RolePolicy:
     may_manage_playbooks: bool = False
     # Set the contact policy (caps, quiet hours, the WeCom quota setting) for the whole bank.
     may_manage_contact_policy: bool = False
+    # Define incentive schemes (metrics, weights, targets), activate them and recompute scores.
+    may_manage_incentives: bool = False
 
 
 POLICIES: dict[str, RolePolicy] = {
@@ -81,6 +83,7 @@ POLICIES: dict[str, RolePolicy] = {
         may_manage_channels=True,
         may_manage_playbooks=True,
         may_manage_contact_policy=True,
+        may_manage_incentives=True,
     ),
     Role.COMPLIANCE_REVIEWER: RolePolicy(
         Scope.BANK,
@@ -106,4 +109,5 @@ SUPERUSER = RolePolicy(
     may_import=True,
     may_manage_playbooks=True,
     may_manage_contact_policy=True,
+    may_manage_incentives=True,
 )

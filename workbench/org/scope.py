@@ -115,12 +115,34 @@ def visible_transfers(user):
     return ContactTransfer.objects.filter(customer__in=visible_customers(user).values("pk"))
 
 
+def visible_operator_days(user):
+    """Supervision's daily facts (OperatorDay) this user may see: own rows, the subtree's (by the branch path
+    the row was computed under, one indexed prefix match), or the whole bank's."""
+    from workbench.supervision.models import OperatorDay
+
+    viewer = viewer_for(user)
+    days = OperatorDay.objects.all()
+    if viewer.scope == Scope.BANK:
+        return days
+    if viewer.scope == Scope.BRANCH:
+        return days.filter(branch_path__startswith=viewer.branch_path)
+    if viewer.scope == Scope.SELF:
+        return days.filter(operator=viewer.operator)
+    return days.none()
+
+
 def get_visible_customer(user, pk) -> Customer:
     """The customer if the user may see it; 404 otherwise, so existence is not revealed."""
     try:
         return visible_customers(user).get(pk=pk)
     except (Customer.DoesNotExist, ValueError, TypeError):
         raise Http404("No such customer.") from None
+
+
+def followed_customers(operator: Operator) -> QuerySet[Customer]:
+    """The customers this operator follows in WeCom right now (a live follow): all the WeCom chat sidebar may show.
+    Ownership alone does not count there: the sidebar sits beside a chat, and a chat needs the follow."""
+    return Customer.objects.filter(follows__operator=operator, follows__deleted_at__isnull=True)
 
 
 def get_visible_operator(user, pk) -> Operator:
@@ -184,6 +206,10 @@ def may_manage_playbooks(user) -> bool:
 
 def may_manage_contact_policy(user) -> bool:
     return viewer_for(user).policy.may_manage_contact_policy
+
+
+def may_manage_incentives(user) -> bool:
+    return viewer_for(user).policy.may_manage_incentives
 
 
 def has_access(user) -> bool:

@@ -3,6 +3,8 @@
 - `OperatorDay` — one operator's facts for one day (China time), computed by `services.compute_day` after the day
   closes and recomputable for any past range; reports and incentive scores read only these rows.
 - `BehaviorDay` — WeCom's own behaviour data for a member and day (`get_user_behavior_data`), kept as fetched.
+- `SourceDay` — per operator, day and source (a playbook version, a broadcast …): deliveries, clicks and conversions,
+  the funnels' input, written with the operator's day so that a dashboard never scans raw deliveries.
 - `Attribution` — one imported purchase credited to the operator and the touch that last reached the customer
   inside the window; one row per purchase, so no conversion counts twice.
 """
@@ -72,6 +74,32 @@ class OperatorDay(models.Model):
 
     def __str__(self):
         return f"{self.operator_id} {self.day}"
+
+
+class SourceDay(models.Model):
+    day = models.DateField(_("day"))
+    operator = models.ForeignKey(
+        "org.Operator", verbose_name=_("operator"), on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    branch_path = models.CharField(_("branch path"), max_length=255)
+    source_kind = models.CharField(_("source kind"), max_length=16)
+    source_id = models.BigIntegerField(_("source id"))
+    # Delivered that day (by result time), clicked that day, bought that day (credited to this source).
+    delivered = models.PositiveIntegerField(_("messages delivered"), default=0)
+    clicks = models.PositiveIntegerField(_("link clicks"), default=0)
+    conversions = models.PositiveIntegerField(_("conversions"), default=0)
+    conversion_amount = models.DecimalField(_("AUM converted (yuan)"), max_digits=18, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("source day")
+        verbose_name_plural = _("source days")
+        constraints = [
+            models.UniqueConstraint(fields=["operator", "day", "source_kind", "source_id"], name="source_day_once")
+        ]
+        indexes = [models.Index(fields=["day", "branch_path"], name="source_day_day_path")]
+
+    def __str__(self):
+        return f"{self.operator_id} {self.day} {self.source_kind}:{self.source_id}"
 
 
 class BehaviorDay(models.Model):

@@ -70,7 +70,7 @@ def add_contact_way(call: Call) -> dict:
     config_id = ids.config_id()
     config["config_id"] = config_id
     if config["scene"] == 2:
-        config["qr_code"] = f"{call.app.public_url}/sandbox/contact_way/{config_id}"
+        config["qr_code"] = f"{call.app.public_url}/sandbox/contact_way/{config_id}/qr.png"  # an image, as WeCom
     call.db.execute(
         "INSERT INTO contact_way (config_id, create_time, body) VALUES (?, ?, ?)",
         (config_id, call.now, json.dumps(config, ensure_ascii=False)),

@@ -219,6 +219,11 @@ def test_reset_twice_gives_the_same_bank_and_the_seed_decides_it():
     assert {k: v for k, v in again.items() if k != "seconds"} == {k: v for k, v in first.items() if k != "seconds"}
     assert _fingerprint() == fingerprint
     assert get_user_model().objects.count() == 6  # the personas were replaced, not duplicated
+    # What was built on the first bank went with it: the starter playbooks are the new admin's, not orphans.
+    from campaigns.playbooks.models import Playbook
+
+    authors = set(Playbook.objects.values_list("created_by__username", flat=True))
+    assert Playbook.objects.count() == 4 and authors == {"admin"}
     other = seed(seed=SEED + 1)
     assert other["customers"] == CUSTOMERS
     assert _fingerprint() != fingerprint

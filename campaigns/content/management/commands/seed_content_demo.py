@@ -4,9 +4,11 @@
 - content written by the personas: approved items (a mass-send text with a link, a welcome message, an
   anti-fraud notice), one submitted and awaiting `reviewer`, one draft with a sensitive word to see highlighted;
 - a channel code per persona operator's branch, welcoming with the approved welcome message. They wait for
-  WeCom (the sandbox is not running while the demo is seeded); the periodic push creates them there.
+  WeCom (the sandbox is not running while the demo is seeded); the periodic push creates them there;
+- the quick replies (话术库, `demo_quick_replies.py`): a dozen per scenario, written by `admin` (head office) and
+  approved by `reviewer` (also into a bank seeded before quick replies existed).
 
-A few dozen rows: it takes well under a second. Safe to run twice (it does nothing the second time).
+A hundred-odd rows: it takes about a second. Safe to run twice (it does nothing the second time).
 """
 
 from django.contrib.auth import get_user_model
@@ -15,7 +17,7 @@ from django.db import transaction
 
 from campaigns.channels.models import ChannelCode
 from campaigns.channels.services import channel_code_create
-from campaigns.content import services
+from campaigns.content import demo_quick_replies, services
 from campaigns.content.models import ContentCategory, ContentItem, SensitiveWord
 from workbench.org.models import Operator
 
@@ -75,27 +77,48 @@ class Command(BaseCommand):
         with transaction.atomic():
             for word in WORDS:
                 SensitiveWord.objects.get_or_create(word=word)
-            for order, name in enumerate(CATEGORIES):
+            for order, name in enumerate(CATEGORIES + demo_quick_replies.CATEGORIES):
                 ContentCategory.objects.get_or_create(name=name, defaults={"order": order})
-            if ContentItem.objects.exists():
-                self.stderr.write("content: already seeded", style_func=str)
-                return
             users = {user.username: user for user in get_user_model().objects.filter(username__in=PERSONA_LOGINS)}
             if set(PERSONA_LOGINS) - set(users):
                 self.stderr.write("content: the demo personas are missing; nothing seeded", style_func=str)
+                return
+            replies = self.quick_replies(users)
+            if ContentItem.objects.exclude(use=ContentItem.Use.QUICK_REPLY).exists():
+                self.stderr.write(f"content: already seeded; {replies} quick replies added", style_func=str)
                 return
             items = [self.write(users, *spec, submit=True, approve_by=users["reviewer"]) for spec in APPROVED]
             self.write(users, *SUBMITTED, submit=True)
             self.write(users, *DRAFT)
             codes = self.channel_codes(users["admin"], welcome=items[1])
         self.stderr.write(
-            f"content: {len(APPROVED) + 2} items, {codes} channel codes (waiting for WeCom)", style_func=str
+            f"content: {len(APPROVED) + 2} items, {replies} quick replies, {codes} channel codes (waiting for WeCom)",
+            style_func=str,
         )
 
-    def write(self, users, login, title, category, use, text, *, submit=False, approve_by=None) -> ContentItem:
+    def quick_replies(self, users) -> int:
+        """The demo's 话术库, approved; none when the bank already has quick replies."""
+        if ContentItem.objects.filter(use=ContentItem.Use.QUICK_REPLY).exists():
+            return 0
+        written = 0
+        for scenario, replies in demo_quick_replies.QUICK_REPLIES.items():
+            for category, title, text in replies:
+                self.write(users, "admin", title, category, ContentItem.Use.QUICK_REPLY, text, submit=True,
+                           approve_by=users["reviewer"], scenario=scenario)  # fmt: skip
+                written += 1
+        return written
+
+    def write(
+        self, users, login, title, category, use, text, *, submit=False, approve_by=None, scenario="general"
+    ) -> ContentItem:
         author = users[login]
         item = services.content_create(
-            actor=author, title=title, use=use, text=text, category=ContentCategory.objects.get(name=category)
+            actor=author,
+            title=title,
+            use=use,
+            text=text,
+            category=ContentCategory.objects.get(name=category),
+            scenario=scenario,
         )
         if submit:
             version = services.content_submit(version=item.versions.get(), actor=author)

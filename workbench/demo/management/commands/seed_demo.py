@@ -108,6 +108,14 @@ class Command(BaseCommand):
         self.log(f"rules: {json.dumps(rules, ensure_ascii=False, default=str)} ({time.monotonic() - started:.1f}s)")
         call_command("seed_content_demo", stderr=self.stderr)  # sensitive words, content, channel codes
         call_command("seed_playbooks", stdout=self.stderr, stderr=self.stderr)  # starter playbooks, published
+        # 90 days of sends, tasks, clicks, purchases and the daily facts computed from them (supervision).
+        from workbench.supervision.demo import seed_history_for_demo
+
+        history = seed_history_for_demo(customers=customers, seed=seed, log=self.log)
+        self.log(f"supervision history: {json.dumps(history)} ({time.monotonic() - started:.1f}s)")
+        from workbench.incentives.demo import seed_incentives_demo  # 客户经理月度考核, this month and last scored
+
+        seed_incentives_demo(log=self.log)
         seconds = round(time.monotonic() - started, 1)
         self.log(f"demo bank built in {seconds}s. Logins (password {PASSWORD}, demo only):")
         for username, _, title in PERSONAS:
