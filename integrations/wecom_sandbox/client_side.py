@@ -158,7 +158,7 @@ def section(app: "SandboxApp") -> str:
     only_theirs = (
         "const m=this.form.userid.value;const s=this.form.external_userid;let first=null;"
         "for(const o of s.options){o.hidden=o.dataset.member!==m;o.disabled=o.hidden;if(!o.hidden&&!first)first=o;}"
-        "if(first)s.value=first.value;"
+        "if(first)first.selected=true;"  # not s.value: a customer of two members has two options with one value
     )
     form = (
         '<form method="post" action="/sandbox/chat/open" target="wecom-sidebar" data-testid="open-sidebar"'
