@@ -9,8 +9,8 @@ from django.utils import timezone
 from campaigns.delivery.models import ChatMessage, Delivery, OperatorTask
 from campaigns.playbooks.models import Enrolment, Playbook
 from campaigns.playbooks.starter import seed_starter_playbooks
-from integrations.bank.models import ProductPurchase
-from tagging.models import Product
+from integrations.bank.models import PayrollCredit, ProductPurchase
+from tagging.models import Customer, Product
 from tests.factories import CustomerFactory, FollowFactory
 from workbench.supervision import demo, selectors
 from workbench.supervision.models import Attribution, BehaviorDay, OperatorDay
@@ -28,6 +28,11 @@ def history(bank):
             customer = CustomerFactory(owner=operator, name=f"{persona}{n}")
             FollowFactory(customer=customer, operator=operator, added_at=long_ago)
     Product.objects.create(code="WM-090", name="90天理财", category="wealth")
+    payday = timezone.localdate() - dt.timedelta(days=3)
+    paid = Customer.objects.filter(owner=bank.operators["operator_a"]).order_by("pk")[:5]
+    Customer.objects.filter(pk__in=[c.pk for c in paid]).update(
+        payroll_employer="江南机械厂", payday=payday.day, occupation_group="industrial_worker"
+    )
     seeded = seed_starter_playbooks()
     assert seeded["created"], seeded
     volumes = demo.Volumes(send_days=0.9, buy_after_delivery=0.2, buy_after_task=0.3, buy_after_chat=0.3)
@@ -71,3 +76,12 @@ def test_history_gives_the_payroll_playbook_a_control_group(history):
             source_kind="playbook", source_id=version_id, customer_id=customer_id, step_key__in=keys
         ).exists()
     assert Delivery.objects.filter(source_kind="playbook", source_id=payroll.live_version_id).exists()
+
+
+def test_history_credits_salaries_on_each_payroll_customers_pay_day(history):
+    _bank, summary = history
+    payday = timezone.localdate() - dt.timedelta(days=3)
+    credits = list(PayrollCredit.objects.order_by("customer_id"))
+    assert summary["payroll_credits"] == len(credits) == 5  # one pay day inside the 12 days, five payees
+    assert {credit.credit_date for credit in credits} == {payday}
+    assert all(credit.employer == "江南机械厂" and 4_000 <= credit.amount <= 10_000 for credit in credits)

@@ -28,9 +28,9 @@ from campaigns.content.models import ContentVersion
 from campaigns.delivery.models import ChatMessage, Delivery, OperatorTask, SendTask
 from campaigns.links.models import LinkClick, TrackedLink
 from campaigns.playbooks.models import Enrolment, Playbook, StepRun
-from integrations.bank.models import ProductPurchase
+from integrations.bank.models import PayrollCredit, ProductPurchase
 from integrations.wecom_sandbox.endpoints.behavior import day_figures
-from tagging.models import CustomerTag, FollowRelationship, Product
+from tagging.models import Customer, CustomerTag, FollowRelationship, OccupationGroup, Product
 from workbench.org.models import Operator
 from workbench.supervision import attribution, services
 from workbench.supervision.models import BehaviorDay
@@ -206,6 +206,7 @@ def seed_history(
         log(f"  history up to {rows.until}: {dict(counts)} ({time.monotonic() - started:.1f}s)")
     counts = dict(counts)
     with transaction.atomic():  # one commit, not one per day (SQLite syncs the file at each)
+        counts["payroll_credits"] = _payroll_credits(rng, first, today)
         counts["effective_backdated"] = _backdate_effective_tag(first)
         attributed = attribution.attribute_days(first, today - timedelta(days=1))
         facts = services.compute_range(first, today - timedelta(days=1)) if compute else 0
@@ -470,6 +471,36 @@ def seed_history_for_demo(*, customers: int, seed: int, log=_log) -> dict:
     if customers > DEMO_MAX_CUSTOMERS:
         return {"skipped": f"more than {DEMO_MAX_CUSTOMERS:,} customers: python -m bench supervision makes history"}
     return seed_history(seed=seed, log=log)
+
+
+# Monthly salary or pension by occupation group (yuan): what the bank's payroll file would credit.
+SALARY = {
+    OccupationGroup.WHITE_COLLAR: (8_000, 25_000),
+    OccupationGroup.INDUSTRIAL_WORKER: (4_500, 9_000),
+    OccupationGroup.RETIREE: (2_800, 6_500),
+}
+
+
+def _payroll_credits(rng, first: date, today: date) -> int:
+    """Every payroll customer's salary (pension for retirees) on their pay day of each month up to today, as the
+    bank's payroll import would have written it: the home page's "salary arrived" and the customer's timeline."""
+    payees = Customer.objects.exclude(payroll_employer="").filter(payday__isnull=False).order_by("pk")
+    credits = []
+    columns = ("pk", "payroll_employer", "payday", "occupation_group")
+    for customer_id, employer, payday, group in payees.values_list(*columns):
+        low, high = SALARY.get(group, (5_000, 12_000))
+        salary = rng.uniform(low, high)
+        day = first
+        while day <= today:
+            month_end = (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+            if day.day == min(payday, month_end.day):
+                amount = round(salary * rng.uniform(0.95, 1.08), 2)
+                credits.append(
+                    PayrollCredit(customer_id=customer_id, employer=employer, amount=amount, credit_date=day)
+                )
+            day += timedelta(days=1)
+    PayrollCredit.objects.bulk_create(credits, batch_size=5_000, ignore_conflicts=True)
+    return len(credits)
 
 
 def _backdate_effective_tag(first: date) -> int:
