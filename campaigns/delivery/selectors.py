@@ -60,7 +60,7 @@ def _funnel(source_kind: str, source_id: int, operator_ids) -> dict:
         .annotate(n=Count("pk"))
     }
     accepted = tasks.aggregate(
-        submitted=Sum("accepted", filter=Q(msgid__isnull=False)),
+        submitted=Sum("accepted", filter=Q(msgid__isnull=False) | Q(submitted_at__isnull=False)),
         confirmed=Sum("accepted", filter=Q(confirmed_at__isnull=False)),
         tasks=Count("pk"),
         tasks_open=Count("pk", filter=Q(status__in=SendTask.OPEN)),
