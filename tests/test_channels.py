@@ -377,3 +377,23 @@ def test_the_report_page_is_scoped(bank, wecom, login):
     assert "赵甲" in page and "孙乙" not in page
     assert "孙乙" in login("admin").get(reverse("channels:report")).content.decode()
     assert FollowRelationship.objects.filter(state=code.state).count() == 2
+
+
+def test_the_demo_gives_each_outlet_with_counter_customers_a_code_that_credits_them(bank, greeting):
+    from campaigns.content.management.commands.seed_content_demo import Command as SeedContent
+
+    outlet = bank.outlet_a
+    for persona in ("operator_a", "operator_a2"):
+        FollowFactory(customer=CustomerFactory(owner=bank.operators[persona]), operator=bank.operators[persona],
+                      state=f"qr_branch_{outlet.pk}", added_at=timezone.now() - timedelta(days=3))  # fmt: skip
+    FollowFactory(customer=CustomerFactory(owner=bank.operators["operator_b"]), operator=bank.operators["operator_b"],
+                  state="", added_at=timezone.now() - timedelta(days=3))  # fmt: skip
+
+    admin = bank.users["admin"]
+    assert SeedContent().channel_codes(admin, welcome=greeting) == 1
+    assert SeedContent().channel_codes(admin, welcome=greeting) == 0  # safe to run twice
+    code = ChannelCode.objects.get()
+    assert (code.state, code.name) == (f"qr_branch_{outlet.pk}", f"{outlet.name}柜台二维码")
+    assert set(code.members.values_list("operator__branch", flat=True)) == {outlet.pk}
+    [row] = selectors.report_by_channel(admin)
+    assert (row.key, row.label, row.adds) == (code.pk, code.name, 2)

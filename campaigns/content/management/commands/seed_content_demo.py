@@ -3,7 +3,8 @@
 - the sensitive-word list and categories (the migration's; again here, idempotently, for a bank built before it);
 - content written by the personas: approved items (a mass-send text with a link, a welcome message, an
   anti-fraud notice), one submitted and awaiting `reviewer`, one draft with a sensitive word to see highlighted;
-- a channel code per persona operator's branch, welcoming with the approved welcome message. They wait for
+- a counter channel code per outlet whose generated customers came through one (state `qr_branch_<id>`), the
+  persona operators first among its members, welcoming with the approved welcome message. They wait for
   WeCom (the sandbox is not running while the demo is seeded); the periodic push creates them there;
 - the quick replies (话术库, `demo_quick_replies.py`): a dozen per scenario, written by `admin` (head office) and
   approved by `reviewer` (also into a bank seeded before quick replies existed).
@@ -19,12 +20,15 @@ from campaigns.channels.models import ChannelCode
 from campaigns.channels.services import channel_code_create
 from campaigns.content import demo_quick_replies, services
 from campaigns.content.models import ContentCategory, ContentItem, SensitiveWord
-from workbench.org.models import Operator
+from tagging.models import FollowRelationship
+from workbench.org.models import Branch, Operator
 
 # The migration's starter list, repeated so that the command stands alone.
 WORDS = ["保本", "保息", "保收益", "保证收益", "确保收益", "承诺收益", "收益有保障", "100%收益", "稳赚", "稳赚不赔",
          "稳赢", "包赚", "只赚不赔", "零风险", "无风险", "高收益无风险", "绝对安全", "本金无忧", "刚兑", "刚性兑付",
          "类存款", "替代存款"]  # fmt: skip
+# The state the demo generator gives follows added at an outlet's counter QR code (workbench/demo/customers.py).
+BRANCH_STATE = "qr_branch_"
 CATEGORIES = ["理财产品", "存款", "贷款", "信用卡", "活动", "节日问候", "反诈宣传", "欢迎语"]
 
 APPROVED = [
@@ -128,23 +132,29 @@ class Command(BaseCommand):
         return item
 
     def channel_codes(self, admin, *, welcome: ContentItem) -> int:
+        """A counter code per outlet whose customers came through one (the generated follows carry the state
+        `qr_branch_<branch id>`): the code takes that state, so the channel report credits those customers."""
         created = 0
-        for login in ("operator", "operator2"):
-            persona = Operator.objects.select_related("branch").get(user__username=login)
-            colleagues = list(
-                Operator.objects.filter(
-                    branch=persona.branch, status=Operator.Status.ACTIVE, wecom_userid__isnull=False
-                ).exclude(pk=persona.pk)[:2]
-            )
-            name = f"{persona.branch.name}柜台二维码"[:30]
-            if ChannelCode.objects.filter(name=name).exists():
+        states = FollowRelationship.objects.filter(state__startswith=BRANCH_STATE).values_list("state", flat=True)
+        branch_ids = sorted({int(state.removeprefix(BRANCH_STATE)) for state in states.distinct()})
+        personas = {op.branch_id: op for op in Operator.objects.filter(user__username__in=("operator", "operator2"))}
+        for branch in Branch.objects.filter(pk__in=branch_ids).order_by("path"):
+            name = f"{branch.name}柜台二维码"[:30]
+            state = f"{BRANCH_STATE}{branch.pk}"
+            if ChannelCode.objects.filter(state=state).exists() or ChannelCode.objects.filter(name=name).exists():
                 continue
-            channel_code_create(
+            staff = Operator.objects.filter(branch=branch, status=Operator.Status.ACTIVE, wecom_userid__isnull=False)
+            first = personas.get(branch.pk) or staff.order_by("pk").first()
+            if first is None:
+                continue
+            colleagues = list(staff.exclude(pk=first.pk).order_by("pk")[:2])
+            code = channel_code_create(
                 actor=admin,
                 name=name,
-                members=[(persona, None), *((colleague, 20) for colleague in colleagues)],
+                members=[(first, None), *((colleague, 20) for colleague in colleagues)],
                 welcome_item=welcome,
             )
+            ChannelCode.objects.filter(pk=code.pk).update(state=state)  # before WeCom ever sees it
             created += 1
         return created
 
