@@ -94,6 +94,19 @@ def test_a_hang_times_out_and_is_retried(corp, settings):
     assert len(get_client().department_list()) == 2
 
 
+def test_a_message_whose_answer_is_lost_is_not_sent_again(corp, settings):
+    """A read timeout on message/send may hide a delivery (the sandbox serves the call after the hang, as WeCom
+    might): the client raises it at once, marked maybe_done, instead of sending the message a second time."""
+    settings.WECOM_TIMEOUT_SECONDS = 0.5
+    corp.faults(hang_next=1, hang_seconds=1.0, path_prefix="message/")
+    with pytest.raises(WeComTransientError) as raised:
+        get_client().send_app_message(["zhangsan"], "text", {"content": "周报"})
+    assert raised.value.maybe_done
+    time.sleep(1.5)  # the hung call is served after all
+    assert corp.state()["calls"]["message/send"] == 1
+    assert [m["content"] for m in corp.received()["app_messages"]] == [{"content": "周报"}]
+
+
 def test_permanent_errors_are_not_retried(corp):
     with pytest.raises(WeComPermanentError) as raised:
         get_client().remark("zhangsan", "wmNOBODY", remark="x")

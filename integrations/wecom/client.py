@@ -77,7 +77,9 @@ class WeComClient:
         self._local.token = token
         return token
 
-    def _call(self, path: str, request: Callable[[], dict]) -> dict:
+    def _call(self, path: str, request: Callable[[], dict], *, repeatable: bool = True) -> dict:
+        """`repeatable=False` (a message): retried only after errors that prove nothing happened (a refused
+        connection, busy, rate limits, token); an error that may hide a success (`maybe_done`) is raised at once."""
         refreshed = False
         attempt = 0
         while True:
@@ -89,13 +91,15 @@ class WeComClient:
                 error = error_for(exc.errcode, str(exc.errmsg or ""), http_status=status, path=path)
             except requests.RequestException as exc:
                 error = WeComTransientError(None, f"{type(exc).__name__}: {exc}", path=path)
+                # Only a connection that was never made (ConnectTimeout is one) proves the request did not arrive.
+                error.maybe_done = not isinstance(exc, requests.ConnectionError)
             if error.errcode in TOKEN_ERRCODES:
                 if not refreshed:
                     refreshed = True
                     self._token.refresh(self._wx.fetch_access_token, stale=getattr(self._local, "token", None))
                     continue
                 error = WeComTransientError(error.errcode, "access token still invalid after a refresh", path=path)
-            if error.transient and attempt < self.max_retries:
+            if error.transient and attempt < self.max_retries and (repeatable or not error.maybe_done):
                 time.sleep(self._backoff(attempt))
                 attempt += 1
                 continue
@@ -110,9 +114,9 @@ class WeComClient:
         """Any GET endpoint under the base URL, with the client's token, limits and retries."""
         return self._call(path, lambda: self._wx.get(path, params=dict(params or {})))
 
-    def post(self, path: str, data: dict) -> dict:
+    def post(self, path: str, data: dict, *, repeatable: bool = True) -> dict:
         """Any POST endpoint under the base URL, with the client's token, limits and retries."""
-        return self._call(path, lambda: self._wx.post(path, data=data))
+        return self._call(path, lambda: self._wx.post(path, data=data), repeatable=repeatable)
 
     # --- directory --------------------------------------------------------------------------------------
 
@@ -249,7 +253,7 @@ class WeComClient:
         """An app message to members (text, markdown or textcard), within WeCom's per-member limits."""
         ratelimit.acquire_member_messages(userids)
         data = {"touser": "|".join(userids), "agentid": self.agent_id, "msgtype": msgtype, msgtype: content}
-        return self.post("message/send", data)
+        return self.post("message/send", data, repeatable=False)  # a member must not get the message twice
 
     def user_behavior_data(self, userids: list[str], start_time: int, end_time: int) -> list[dict]:
         data = {"userid": list(userids), "start_time": start_time, "end_time": end_time}

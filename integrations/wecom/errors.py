@@ -13,6 +13,9 @@ TOKEN_ERRCODES = frozenset({40014, 42001})
 
 class WeComError(Exception):
     transient = False
+    # True when WeCom may have carried the request out although we got no answer (a read timeout, a 5xx or a
+    # page that is not WeCom's JSON): a call that must not happen twice (a message) is then not repeated.
+    maybe_done = False
 
     def __init__(self, errcode: int | None, errmsg: str = "", *, http_status: int | None = None, path: str = ""):
         self.errcode = errcode
@@ -47,4 +50,6 @@ def error_for(errcode: int | None, errmsg: str = "", *, http_status: int | None 
     else:
         transient = errcode in TRANSIENT_ERRCODES
     kind = WeComTransientError if transient else WeComPermanentError
-    return kind(errcode, errmsg, http_status=http_status, path=path)
+    error = kind(errcode, errmsg, http_status=http_status, path=path)
+    error.maybe_done = errcode is None and http_status not in (None, 429)  # 429: refused before any work
+    return error

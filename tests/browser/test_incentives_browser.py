@@ -62,7 +62,7 @@ def test_head_office_builds_a_scheme_and_an_operator_reads_their_card(
     # The night's computation, then the operator opens 我的积分.
     start, _end = period_of(timezone.localdate(), "month")
     operator, other = browser_bank.operators["operator"], browser_bank.operators["operator_other"]
-    fact(operator, start, customers_new=7, negative_feedback=1, tasks_due=10, tasks_on_time=10)
+    fact(operator, start, customers_new=7, negative_feedback=1, tasks_done=10, tasks_on_time=10)
     fact(other, start, customers_new=12, negative_feedback=4)
     scores_compute(scheme=scheme, period_start=start + timedelta(days=1))
 

@@ -21,9 +21,9 @@ BOARD = reverse("incentives:leaderboard")
 @pytest.fixture
 def scored(bank):
     ops = bank.operators
-    fact(ops["operator_a"], PERIOD, customers_new=8, tasks_due=10, tasks_on_time=9, negative_feedback=1)
+    fact(ops["operator_a"], PERIOD, customers_new=8, tasks_done=10, tasks_on_time=9, negative_feedback=1)
     fact(ops["operator_a2"], PERIOD + timedelta(days=3), customers_new=13, negative_feedback=3)
-    fact(ops["operator_b"], PERIOD + timedelta(days=2), customers_new=4, tasks_due=10, tasks_on_time=5)
+    fact(ops["operator_b"], PERIOD + timedelta(days=2), customers_new=4, tasks_done=10, tasks_on_time=5)
     scheme = make_scheme(bank.user("admin"))
     scores_compute(scheme=scheme, period_start=PERIOD)
     return scheme

@@ -57,10 +57,10 @@ def test_lower_is_better_rewards_values_under_the_target():
 
 
 def test_rates_are_percentages_and_nothing_to_measure_counts_as_met():
-    measured = _line("tasks_on_time", {"tasks_on_time": 9, "tasks_due": 12}, 30, 90, 36)
+    measured = _line("tasks_on_time", {"tasks_on_time": 9, "tasks_done": 12}, 30, 90, 36)
     assert measured["value"] == "75.00"
     assert measured["points"] == "25.00"  # 30 × 75/90
-    empty = _line("tasks_on_time", {"tasks_on_time": 0, "tasks_due": 0}, 30, 90, 36)
+    empty = _line("tasks_on_time", {"tasks_on_time": 0, "tasks_done": 0}, 30, 90, 36)
     assert empty["value"] is None and empty["no_data"] is True
     assert empty["points"] == "30.00"
 

@@ -25,8 +25,8 @@ from workbench.org.roles import Role
 def facts(bank):
     ops = bank.operators
     # operator_a: 8 new, 9 of 10 tasks on time, 1 complaint — spread over two days of October.
-    fact(ops["operator_a"], PERIOD, customers_new=5, tasks_due=6, tasks_on_time=5, negative_feedback=1)
-    fact(ops["operator_a"], PERIOD + timedelta(days=9), customers_new=3, tasks_due=4, tasks_on_time=4)
+    fact(ops["operator_a"], PERIOD, customers_new=5, tasks_done=6, tasks_on_time=5, negative_feedback=1)
+    fact(ops["operator_a"], PERIOD + timedelta(days=9), customers_new=3, tasks_done=4, tasks_on_time=4)
     # operator_a2: 13 new (over the cap), no task due, 3 complaints.
     fact(ops["operator_a2"], PERIOD + timedelta(days=3), customers_new=13, negative_feedback=3)
     # operator_b: 8 new, 9 of 10 on time, 1 complaint (the same as operator_a: a tie at bank level).
@@ -34,7 +34,7 @@ def facts(bank):
         ops["operator_b"],
         PERIOD + timedelta(days=2),
         customers_new=8,
-        tasks_due=10,
+        tasks_done=10,
         tasks_on_time=9,
         negative_feedback=1,
     )

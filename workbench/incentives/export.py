@@ -9,6 +9,7 @@ from datetime import date
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
@@ -57,14 +58,22 @@ def leaderboard_export_run(*, job_id: int) -> ExportJob | None:
     if job is None or job.is_finished:
         return job
     params = job.params
-    board = board_for(
-        job.requested_by,
-        scheme=Scheme.objects.get(pk=params["scheme"]),
-        period_start=date.fromisoformat(params["period"]),
-        level=params["level"],
-        anchor_id=params["anchor"],
-        limit=None,
-    )
+    try:
+        # The requester's role and scope again, as they are now: a board out of reach is not written.
+        if not may_export(job.requested_by):
+            raise Http404("The requester may no longer export.")
+        board = board_for(
+            job.requested_by,
+            scheme=Scheme.objects.get(pk=params["scheme"]),
+            period_start=date.fromisoformat(params["period"]),
+            level=params["level"],
+            anchor_id=params["anchor"],
+            limit=None,
+        )
+    except Http404:
+        job.status, job.error, job.finished_at = ExportJob.Status.FAILED, "out of the data scope", timezone.now()
+        job.save(update_fields=["status", "error", "finished_at"])
+        return job
     job.status = ExportJob.Status.RUNNING
     job.total_rows = len(board.rows)
     job.file_name = f"{KIND}-{job.pk}-{timezone.now():%Y%m%d%H%M%S}.xlsx"

@@ -24,8 +24,9 @@ MAX_SOURCES = 20
 
 
 def _in_node(queryset, node: Node):
-    if node.operator is not None:
-        return queryset.filter(operator=node.operator)
+    if node.operator is not None:  # an operator node's path, if any, is the branch viewer's subtree
+        queryset = queryset.filter(operator=node.operator)
+        return queryset.filter(branch_path__startswith=node.path) if node.path else queryset
     if node.path != "/":
         return queryset.filter(branch_path__startswith=node.path)
     return queryset

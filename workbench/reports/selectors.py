@@ -6,7 +6,7 @@ their data scope. Every figure is an aggregate over `branch_path` prefixes and `
 (day, branch_path) and (branch_path, day) indexes of `OperatorDay` answer; nothing is cached.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.db.models import Count, Max, Q, Sum
@@ -128,7 +128,11 @@ def get_branch_node(user, pk) -> Node:
 
 
 def get_operator_node(user, pk) -> Node:
-    return operator_node(get_visible_operator(user, pk))
+    """An operator's page as this viewer may see it: a branch viewer sees only the days the operator spent in
+    their subtree (the path each day was computed under), not those from before a move into it."""
+    node = operator_node(get_visible_operator(user, pk))
+    viewer = viewer_for(user)
+    return replace(node, path=viewer.branch_path) if viewer.scope == Scope.BRANCH else node
 
 
 def node_from_key(user, key: str) -> Node:
@@ -178,7 +182,8 @@ def branch_choices(user) -> list[tuple[int, str]]:
 def _rows(node: Node, period: Period):
     rows = OperatorDay.objects.filter(day__gte=period.start, day__lte=period.end)
     if node.operator is not None:
-        return rows.filter(operator=node.operator)
+        rows = rows.filter(operator=node.operator)
+        return rows.filter(branch_path__startswith=node.path) if node.path else rows
     if node.path != "/":
         return rows.filter(branch_path__startswith=node.path)
     return rows

@@ -155,6 +155,9 @@ def dispatch_send(*, pk: int, client, now: datetime) -> str:
         return _retry_later(dispatch, now, str(exc), delay=timedelta(seconds=max(60, exc.retry_after)))
     except WeComError as exc:
         logger.info("report %s to %s not sent: %s", pk, manager.wecom_userid, exc)
+        if exc.maybe_done:  # no answer, but WeCom may have delivered it: at most once, so not again
+            _finish(dispatch, ReportDispatch.Status.FAILED, error=f"WeCom's answer was lost; maybe delivered: {exc}")
+            return "failed"
         if exc.transient:
             return _retry_later(dispatch, now, str(exc))
         _finish(dispatch, ReportDispatch.Status.FAILED, error=str(exc))
