@@ -54,7 +54,7 @@ def search(items: QuerySet[ContentItem], *, q: str = "", category: str = "", sce
     q = (q or "").strip()
     if q:
         items = items.filter(Q(title__icontains=q) | Q(current__text__icontains=q))
-    if str(category).isdigit():
+    if str(category).isdecimal():
         items = items.filter(category_id=int(category))
     if scenario in Scenario.values:
         items = items.filter(scenario=scenario)
@@ -70,14 +70,13 @@ def values_for(*, operator=None, customer=None) -> dict[str, str]:
 
 
 def filled(items, *, operator=None, customer=None) -> list[FilledReply]:
-    values = values_for(operator=operator, customer=customer)
+    # Without an operator (a superuser) the sender's variables show their samples rather than raw {{…}}. One pass:
+    # a value (a customer's WeChat nickname such as "{{branch_name}}") is shown as written, never filled again.
+    values = variables.sample_values() | values_for(operator=operator, customer=customer)
     shown = []
     for item in items:
         version = item.current
-        text = variables.fill(version.text, values)
-        # Without an operator (a superuser) the sender's variables show their samples rather than raw {{…}}.
-        text = variables.fill(text, variables.sample_values())
-        shown.append(FilledReply(item=item, version=version, text=text))
+        shown.append(FilledReply(item=item, version=version, text=variables.fill(version.text, values)))
     return shown
 
 

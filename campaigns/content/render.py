@@ -47,7 +47,8 @@ def message_for(
     item = ContentItem.objects.select_related("current").get(pk=version.item_id)  # fresh: approval may be recent
     if usable_version(item, now=now) is None or item.current_id != version.pk:
         raise ContentNotUsable(_("Only the approved version in use may be sent."))
-    values = variables.sender_values(sender)
+    sender_values = variables.sender_values(sender)
+    values = dict(sender_values)
     if item.per_customer_allowed:
         if customer is not None:
             customer_name, customer_gender = customer.name, customer.gender
@@ -60,11 +61,13 @@ def message_for(
         "customer": customer,
         "external_userid": external_userid,
     }
-    text = rewrite_text(variables.fill(version.text, values), **send)
-    if variables.used(text):
-        raise ContentError(
-            _("The text still has variables without a value: %(keys)s.") % {"keys": variables.used(text)}
-        )
+    # The template's variables, not the filled text's: a value (a customer's WeChat nickname "{{vip}}") is text.
+    missing = [key for key in variables.used(version.text) if key not in values]
+    if missing:
+        raise ContentError(_("The text still has variables without a value: %(keys)s.") % {"keys": missing})
+    # Links are rewritten in the approved text with the sender's values only, and the customer's values come
+    # after: a customer's name (a WeChat nickname "https://…") is text, never a link the bank tracks.
+    text = variables.fill(rewrite_text(variables.fill(version.text, sender_values), **send), values)
     if len(text.encode()) > TEXT_MAX_BYTES:
         raise ContentError(_("With its variables filled in the text exceeds WeCom's 4000 bytes."))
     assets = {

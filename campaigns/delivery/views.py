@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -82,7 +83,10 @@ def _task_response(request, task, *, error: str = ""):
         )
     if error:
         messages.error(request, error)
-    return redirect(request.POST.get("next") or reverse("delivery:tasks-today"))
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        back = reverse("delivery:tasks-today")  # `next` comes from the form: never a redirect off the workbench
+    return redirect(back)
 
 
 @staff_required

@@ -120,6 +120,14 @@ def test_oauth_refuses_a_replayed_state_a_customer_and_a_non_member(corp, bank):
     assert client.get(reverse("sidebar:page")).status_code == 302  # still no identity
 
 
+def test_a_compliance_reviewer_does_not_get_the_sidebar(corp, bank):
+    """Reviewers read in the workbench; the sidebar tags customers and closes tasks, so it is not theirs."""
+    client = Client()
+    refused = sign_in(client, corp, bank.operators["reviewer"].wecom_userid)
+    assert refused.status_code == 403 and _refusals("not_an_operator") == 1
+    assert client.get(reverse("sidebar:page")).status_code == 302  # no identity
+
+
 def test_the_emulated_agent_config_refuses_what_wecom_refuses(corp, bank):
     client = Client()
     sign_in(client, corp, "operator_a")

@@ -37,7 +37,8 @@ def test_spans_are_consecutive_and_at_most_30_days():
     ]
 
 
-def test_each_member_gets_its_own_days_from_wecom(bank, corp):
+def test_each_member_gets_its_own_days_from_wecom(bank, corp, monkeypatch):
+    monkeypatch.setattr(behavior, "SETTLED_AFTER", dt.timedelta(0))  # whatever the hour the suite runs at
     result = behavior.fetch_behavior(lookback_days=3)
     members = len(bank.operators)
     assert result.calls == members and not result.pending  # one call per member: WeCom sums several userids
@@ -56,6 +57,16 @@ def test_each_member_gets_its_own_days_from_wecom(bank, corp):
     before = _calls(corp)
     assert behavior.fetch_behavior(lookback_days=3).calls == 0
     assert _calls(corp) == before
+
+
+def test_a_day_fetched_before_wecom_settled_it_is_fetched_again(bank, corp):
+    from workbench.supervision.services import day_bounds
+
+    op = bank.operators["operator_a"]
+    yesterday, before = timezone.localdate() - dt.timedelta(days=1), timezone.localdate() - dt.timedelta(days=2)
+    for day, after in ((yesterday, dt.timedelta(hours=1)), (before, dt.timedelta(hours=13))):
+        BehaviorDay.objects.create(operator=op, day=day, fetched_at=day_bounds(day)[1] + after)  # zeros, as stored
+    assert behavior.missing_days(lookback_days=2)[op] == [yesterday]
 
 
 def test_45033_leaves_the_days_for_the_next_run(bank, corp):

@@ -49,6 +49,12 @@ def sign_in(request, operator: Operator) -> None:
     request.session[SESSION_PAGE_GRANT] = True
 
 
+def sign_out(session) -> None:
+    """Nobody is the sidebar's operator any more (a round trip through WeCom's OAuth that did not end well)."""
+    for key in (SESSION_OPERATOR, SESSION_SIGNED_IN_AT, SESSION_PAGE_GRANT):
+        session.pop(key, None)
+
+
 def take_page_grant(session) -> bool:
     return bool(session.pop(SESSION_PAGE_GRANT, False))
 

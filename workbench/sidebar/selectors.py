@@ -104,7 +104,7 @@ def replies(operator: Operator, customer: Customer, *, q: str = "", scenario: st
 
 def sendable_item(operator: Operator, item_id) -> ContentItem | None:
     """An approved item this operator may send into a chat (a quick reply or mass content), or None."""
-    if not str(item_id).isdigit():
+    if not str(item_id).isdecimal():
         return None
     return quick_replies.for_operator(operator, uses=quick_replies.RECOMMENDABLE_USES).filter(pk=int(item_id)).first()
 

@@ -25,6 +25,7 @@ from tagging.tags.services import customer_tag_add_by_hand, customer_tag_remove_
 from workbench.audit.models import AuditAction
 from workbench.audit.services import audit_record
 from workbench.org.models import Operator
+from workbench.org.roles import Role
 from workbench.org.scope import followed_customers
 from workbench.sidebar import identity
 from workbench.sidebar.chat import chat_messages
@@ -66,7 +67,7 @@ def sign_in_with_code(request, code: str) -> Operator:
         refusal_record(operator=None, reason="oauth_code", detail={"errcode": exc.errcode})
         raise SidebarRefused(_("WeCom did not confirm who you are. Close the sidebar and open it again.")) from exc
     operator = identity.operator_for_userid(answer.get("userid", ""))
-    if operator is None:
+    if operator is None or operator.role == Role.COMPLIANCE_REVIEWER:  # reviewers read; the sidebar writes
         refusal_record(operator=None, reason="not_an_operator", detail={"userid": answer.get("userid", "")})
         raise SidebarRefused(_("The sidebar is for the bank's operators: your WeCom account is not one of them."))
     identity.sign_in(request, operator)
@@ -87,7 +88,7 @@ def chat_customer(*, operator: Operator, external_userid: str = "", customer_id=
     customers = followed_customers(operator)
     if external_userid:
         customer = customers.filter(external_userid=external_userid).first()
-    elif str(customer_id or "").isdigit():
+    elif str(customer_id or "").isdecimal():
         customer = customers.filter(pk=int(customer_id)).first()
     else:
         customer = None
@@ -115,7 +116,7 @@ def tag_change(*, operator: Operator, customer: Customer, tag: Tag, add: bool) -
 
 def open_task_done(*, operator: Operator, customer: Customer, task_id, outcome: str, note: str = "") -> OperatorTask:
     task = OperatorTask.objects.filter(
-        pk=task_id if str(task_id).isdigit() else 0,
+        pk=task_id if str(task_id).isdecimal() else 0,
         operator=operator,
         customer=customer,
         status__in=OperatorTask.PENDING,

@@ -99,8 +99,13 @@ def page(request):
 def oauth(request):
     """WeCom's OAuth page sends the browser back here with a code (and our state)."""
     expected = identity.take_oauth_state(request.session)
+    # Whoever was signed in before, this round trip names the member now: when it fails, nobody is (a device that
+    # changed hands to a non-member or a resigned one must not keep the previous member's sidebar).
+    identity.sign_out(request.session)
     code = request.GET.get("code", "")
-    if not code or not expected or not secrets.compare_digest(request.GET.get("state", ""), expected):
+    # Bytes: compare_digest raises TypeError for a str with non-ASCII characters (a forged state, not a 500).
+    state = request.GET.get("state", "").encode()
+    if not code or not expected or not secrets.compare_digest(state, expected.encode()):
         services.refusal_record(operator=None, reason="oauth_state")
         return _refused(request, _("The sign-in link is not valid any more. Close the sidebar and open it again."))
     try:
@@ -158,7 +163,7 @@ def customer(request, pk):
 @require_POST
 def tags(request, pk):
     customer, error = request.sidebar_customer, ""
-    tag = Tag.objects.filter(pk=request.POST.get("tag") if request.POST.get("tag", "").isdigit() else 0).first()
+    tag = Tag.objects.filter(pk=request.POST.get("tag") if request.POST.get("tag", "").isdecimal() else 0).first()
     op = request.POST.get("op")
     if tag is None or op not in ("add", "remove"):
         error = _("Choose a tag.")

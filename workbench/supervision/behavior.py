@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 SPAN_MAX_DAYS = 30  # WeCom: start_time to end_time at most 30 days
 LOOKBACK_DAYS = 30  # how far back a run looks for days not fetched yet (WeCom keeps 180)
 RUN_SECONDS = 240.0  # a run hands over to a fresh task after this long (the task's soft limit is 600 s)
+# A day fetched sooner than this after it ended is fetched again: WeCom may not have published it completely yet
+# (an empty answer is stored as zeros, which would otherwise stand for good).
+SETTLED_AFTER = timedelta(hours=12)
 FIELDS = ["chat_cnt", "message_cnt", "reply_percentage", "avg_reply_time", "negative_feedback_cnt"]
 FIELDS += ["new_apply_cnt", "new_contact_cnt"]
 
@@ -68,8 +71,10 @@ def missing_days(*, today: date | None = None, lookback_days: int = LOOKBACK_DAY
         .order_by("pk")
     )
     have: dict[int, set[date]] = {}
-    for operator_id, day in BehaviorDay.objects.filter(day__gte=first, day__lt=today).values_list("operator_id", "day"):
-        have.setdefault(operator_id, set()).add(day)
+    fetched = BehaviorDay.objects.filter(day__gte=first, day__lt=today).values_list("operator_id", "day", "fetched_at")
+    for operator_id, day, fetched_at in fetched:
+        if fetched_at >= day_bounds(day)[1] + SETTLED_AFTER:
+            have.setdefault(operator_id, set()).add(day)
     result = {}
     for member in members:
         days = [day for day in window if day not in have.get(member.pk, ()) and _active_on(member, day)]
