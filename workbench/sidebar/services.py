@@ -9,6 +9,7 @@ customer, or for one whose follow was deleted, is either a stale page or somebod
 import re
 import secrets
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -22,6 +23,7 @@ from integrations.wecom.client import get_client
 from integrations.wecom.errors import WeComError
 from tagging.models import Customer, Tag
 from tagging.tags.services import customer_tag_add_by_hand, customer_tag_remove_by_hand
+from workbench.audit.middleware import client_ip_of
 from workbench.audit.models import AuditAction
 from workbench.audit.services import audit_record
 from workbench.org.models import Operator
@@ -44,7 +46,16 @@ def _actor(operator: Operator):
     return operator.user if operator.user_id else None
 
 
-def refusal_record(*, operator: Operator | None, reason: str, detail: dict | None = None) -> None:
+# Refusals of nobody (no session, a forged state) cost an attacker nothing: one audit row per address, reason and
+# path a minute is evidence enough and keeps the audit log from being flooded.
+ANONYMOUS_REFUSAL_EVERY = 60
+
+
+def refusal_record(*, operator: Operator | None, reason: str, detail: dict | None = None, request=None) -> None:
+    if operator is None and request is not None:
+        key = f"sidebar:refused:{reason}:{client_ip_of(request)}:{request.path}"
+        if not cache.add(key, 1, ANONYMOUS_REFUSAL_EVERY):
+            return
     audit_record(
         actor=_actor(operator) if operator else None,
         username=operator.wecom_userid if operator else "",

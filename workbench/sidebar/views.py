@@ -49,7 +49,9 @@ def sidebar_operator_required(view):
     def wrapped(request, *args, **kwargs):
         operator = identity.current_operator(request)
         if operator is None:
-            services.refusal_record(operator=None, reason="no_session", detail={"path": request.path[:200]})
+            services.refusal_record(
+                operator=None, reason="no_session", detail={"path": request.path[:200]}, request=request
+            )
             return _refused(request, _("Open the sidebar from a chat in WeCom first."))
         request.sidebar_operator = operator
         return view(request, *args, **kwargs)
@@ -106,7 +108,7 @@ def oauth(request):
     # Bytes: compare_digest raises TypeError for a str with non-ASCII characters (a forged state, not a 500).
     state = request.GET.get("state", "").encode()
     if not code or not expected or not secrets.compare_digest(state, expected.encode()):
-        services.refusal_record(operator=None, reason="oauth_state")
+        services.refusal_record(operator=None, reason="oauth_state", request=request)
         return _refused(request, _("The sign-in link is not valid any more. Close the sidebar and open it again."))
     try:
         services.sign_in_with_code(request, code)
