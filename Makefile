@@ -26,11 +26,9 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 
-$(DEMO_ENV): | $(VENV)/.runtime
-	$(PY) deploy/write_demo_env.py $(DEMO_ENV)
-
 ## demo: install, build the demo bank (first run only) and run every process; Ctrl-C stops them all.
-demo: $(VENV)/.runtime $(DEMO_ENV)
+demo: $(VENV)/.runtime
+	$(PY) deploy/write_demo_env.py $(DEMO_ENV)
 	$(WITH_DEMO_ENV) $(PY) manage.py migrate --noinput -v0
 	$(WITH_DEMO_ENV) $(PY) manage.py collectstatic --noinput -v0
 	@if [ ! -f var/demo-seeded ]; then \

@@ -1,6 +1,8 @@
-"""Write the demo's environment file once: fresh secrets, the embedded defaults, the local WeCom sandbox address.
+"""Write the demo's environment file: fresh secrets, the embedded defaults, the local WeCom sandbox address.
 
-DATABASE_URL and REDIS_URL are deliberately absent so the demo uses SQLite and the file broker.
+Written once; on later runs only the settings a newer version added are appended (a demo made before the chat
+sidebar gets WECOM_JSSDK_URL), and nothing already there changes. DATABASE_URL and REDIS_URL are deliberately
+absent so the demo uses SQLite and the file broker.
 """
 
 import secrets
@@ -13,11 +15,24 @@ from cryptography.fernet import Fernet
 
 def main(path: str) -> None:
     target = Path(path)
+    values = demo_values()
     if target.exists():
+        present = {line.split("=", 1)[0] for line in target.read_text().splitlines() if "=" in line}
+        missing = {key: value for key, value in values.items() if key not in present}
+        if missing:
+            with target.open("a") as env:
+                env.write("".join(f"{key}={value}\n" for key, value in missing.items()))
+            print(f"added {', '.join(missing)} to {target}")
         return
     target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
+    target.chmod(0o600)
+    print(f"wrote {target} (demo secrets; never use them elsewhere)")
+
+
+def demo_values() -> dict[str, str]:
     alphabet = string.ascii_letters + string.digits
-    values = {
+    return {
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
@@ -36,9 +51,6 @@ def main(path: str) -> None:
         "WECOM_CALLBACK_TOKEN": "".join(secrets.choice(alphabet) for _ in range(24)),
         "WECOM_CALLBACK_AES_KEY": "".join(secrets.choice(alphabet) for _ in range(43)),
     }
-    target.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
-    target.chmod(0o600)
-    print(f"wrote {target} (demo secrets; never use them elsewhere)")
 
 
 if __name__ == "__main__":
