@@ -356,9 +356,8 @@ DELIVERY_POLL_SECONDS = env_int("DELIVERY_POLL_SECONDS", 60, minimum=0, maximum=
 DELIVERY_SENDERS = env_int("DELIVERY_SENDERS", 4, minimum=1, maximum=64)
 # The operator's home page lists customers with no touch and no transaction for this many days (docs/operator-home.md).
 HOME_SILENT_DAYS = env_int("HOME_SILENT_DAYS", 30, minimum=1, maximum=365)
-# Supervision (docs/supervision.md): a purchase is credited to the last touch this many days before it, and the
-# effective-customer figure counts customers carrying this tag ("group/tag" of the tag library).
-SUPERVISION_ATTRIBUTION_WINDOW_DAYS = env_int("SUPERVISION_ATTRIBUTION_WINDOW_DAYS", 7, minimum=1, maximum=90)
+# Supervision (docs/supervision.md): the effective-customer figure counts customers carrying this tag ("group/tag"
+# of the tag library). The attribution window is the contact policy's conversion window (set in the UI).
 SUPERVISION_EFFECTIVE_TAG = env_str("SUPERVISION_EFFECTIVE_TAG") or "有效客户/有效客户"
 if SUPERVISION_EFFECTIVE_TAG.count("/") != 1 or not all(SUPERVISION_EFFECTIVE_TAG.split("/")):
     raise ImproperlyConfigured(f"SUPERVISION_EFFECTIVE_TAG={SUPERVISION_EFFECTIVE_TAG!r} must be 'group/tag'.")

@@ -62,6 +62,11 @@ def get_policy() -> ContactPolicy:
     return policy
 
 
+# A purchase is credited to the last touch within this many days before it (supervision's attribution, the one
+# rule every funnel and report counts conversions by).
+CONVERSION_WINDOW_MAX_DAYS = 90
+
+
 def validate_policy(policy: ContactPolicy) -> None:
     """Caps are never above the WeCom quota the corp is set to, and the periods nest (day ≤ week ≤ month)."""
     errors = {}
@@ -81,6 +86,8 @@ def validate_policy(policy: ContactPolicy) -> None:
         errors["remind_after_minutes"] = _("At least 1.")
     if policy.stale_after_hours < 1:
         errors["stale_after_hours"] = _("At least 1.")
+    if not 1 <= policy.conversion_window_days <= CONVERSION_WINDOW_MAX_DAYS:
+        errors["conversion_window_days"] = _("Between 1 and %(n)s days.") % {"n": CONVERSION_WINDOW_MAX_DAYS}
     if errors:
         raise ValidationError(errors)
 

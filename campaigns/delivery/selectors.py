@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.apps import apps
 from django.core.cache import cache
-from django.db.models import Count, F, Max, Q, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -44,7 +44,7 @@ def delivery_funnel(*, source_kind: str, source_id: int, operator_ids=None) -> d
 def _funnel(source_kind: str, source_id: int, operator_ids) -> dict:
     from campaigns.delivery.policy import get_policy
     from campaigns.links.models import LinkClick, TrackedLink
-    from integrations.bank.models import ProductPurchase
+    from workbench.supervision.models import Attribution
 
     deliveries = Delivery.objects.filter(source_kind=source_kind, source_id=source_id)
     tasks = SendTask.objects.filter(source_kind=source_kind, source_id=source_id)
@@ -71,20 +71,12 @@ def _funnel(source_kind: str, source_id: int, operator_ids) -> dict:
         ).aggregate(n=Count("visitor", distinct=True))["n"]
         or 0
     )
+    # Conversions by the one attribution rule (supervision): purchases credited to this source's last touch.
+    credited = Attribution.objects.filter(source_kind=source_kind, source_id=source_id)
+    if operator_ids is not None:
+        credited = credited.filter(operator_id__in=list(operator_ids))
+    converted = credited.values("customer_id").distinct().count()
     window = timedelta(days=get_policy().conversion_window_days)
-    converted = (
-        ProductPurchase.objects.filter(
-            customer__deliveries__source_kind=source_kind,
-            customer__deliveries__source_id=source_id,
-            customer__deliveries__status=Delivery.Status.DELIVERED,
-            customer__deliveries__result_at__lt=F("purchased_at"),
-            customer__deliveries__result_at__gte=F("purchased_at") - window,
-            **({"customer__deliveries__sender_id__in": list(operator_ids)} if operator_ids is not None else {}),
-        )
-        .values("customer_id")
-        .distinct()
-        .count()
-    )
     total = sum(by_status.values())
     return {
         "planned": total,

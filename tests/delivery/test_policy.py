@@ -234,6 +234,14 @@ def test_caps_are_never_above_the_wecom_quota(db, mode, caps, field):
     assert field in error.value.message_dict
 
 
+@pytest.mark.parametrize("days", [0, 91])
+def test_the_conversion_window_is_between_one_and_ninety_days(db, days):
+    with pytest.raises(ValidationError) as error:
+        policy.policy_update(actor=None, conversion_window_days=days)
+    assert "conversion_window_days" in error.value.message_dict
+    assert policy.get_policy().conversion_window_days == 7  # nothing was saved
+
+
 def test_the_monthly_quota_is_the_number_of_days_in_the_month(db):
     rules = policy.get_policy()
     rules.cap_per_day, rules.cap_per_week, rules.cap_per_month = 1, 7, 31

@@ -93,12 +93,14 @@ def test_no_touch_is_one_unattributed_row_and_reruns_replace_rows(bank, customer
     assert manager["unattributed"] is None  # nobody's purchases are head office's to see
 
 
-def test_the_window_is_a_setting(bank, customer, settings):
+def test_the_window_is_the_contact_policys(bank, customer):
+    from campaigns.delivery.policy import policy_update
+
     chat(bank.operators["operator_a"], customer, at=P - dt.timedelta(days=3))
     made = purchase(customer, at=P)
     _attribute()
     assert Attribution.objects.get(purchase=made).operator is not None
-    settings.SUPERVISION_ATTRIBUTION_WINDOW_DAYS = 2
+    policy_update(actor=None, conversion_window_days=2)  # head office changes it on 触达规则
     _attribute()
     row = Attribution.objects.get(purchase=made)
     assert row.operator is None and row.window_days == 2

@@ -10,14 +10,14 @@ One rule, one row per purchase (`Attribution.purchase` is one-to-one), so no con
   send), then to the higher id — deterministic, so a re-run writes the same rows;
 - a purchase no touch reached gets a row with no operator: counted once, as unattributed.
 
-The window is settings.SUPERVISION_ATTRIBUTION_WINDOW_DAYS (default 7). One INSERT … SELECT … ON CONFLICT
+The window is the contact policy's conversion window (触达规则, default 7 days, set by head office): the same
+one the campaign monitor shows, so there is one rule for every conversion figure. One INSERT … SELECT … ON CONFLICT
 (purchase) DO UPDATE per run, on PostgreSQL and SQLite alike.
 """
 
 import logging
 from datetime import date, datetime
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -30,7 +30,9 @@ logger = logging.getLogger(__name__)
 
 
 def window_days() -> int:
-    return settings.SUPERVISION_ATTRIBUTION_WINDOW_DAYS
+    from campaigns.delivery.policy import get_policy
+
+    return get_policy().conversion_window_days
 
 
 def _attribution_sql(purchases_where: str, days: int) -> str:
