@@ -1,4 +1,4 @@
-"""Who sees which facts: `facts_for` through scope.visible_operator_days, and the rollups' ratios."""
+"""Who sees which facts: `facts_for` through scope.visible_operator_days."""
 
 import datetime as dt
 
@@ -45,30 +45,3 @@ def test_a_branch_filter_stays_inside_the_scope(facts):
 def test_the_date_range_includes_both_ends(facts):
     rows = selectors.facts_for(facts.user("operator_a"), start=D, end=D + dt.timedelta(days=1))
     assert rows.count() == 2
-
-
-def test_rollups_compute_ratios_without_dividing_by_zero(facts):
-    rows = selectors.facts_for(facts.user("admin"), start=D, end=D)
-    by_operator = {row["operator_id"]: row for row in selectors.rollup(rows, by="operator")}
-    mine = by_operator[facts.operators["operator_a"].pk]
-    assert mine["effective_ratio"] == pytest.approx(0.4)
-    assert mine["on_time_rate"] == pytest.approx(0.75)
-    assert mine["confirmation_rate"] == 0.0
-    assert mine["reply_5min_rate"] is None and mine["avg_confirm_delay_minutes"] is None
-    other = by_operator[facts.operators["operator_b"].pk]
-    assert other["effective_ratio"] is None and other["on_time_rate"] is None
-    bank_row = selectors.rollup(rows, by="bank")[0]
-    assert bank_row["customers_owned"] == 10 and bank_row["days"] == 1
-    by_day = selectors.rollup(selectors.facts_for(facts.user("admin"), start=D, end=D + dt.timedelta(days=1)), by="day")
-    assert [row["day"] for row in by_day] == [D, D + dt.timedelta(days=1)]
-    with pytest.raises(ValueError):
-        selectors.rollup(rows, by="planet")
-
-
-def test_rollup_children_drills_down_one_level(facts):
-    rows = selectors.facts_for(facts.user("admin"), start=D, end=D)
-    children = selectors.rollup_children(rows, facts.head)
-    paths = [row["child_path"] for row in children]
-    assert paths == sorted([facts.head.path, facts.branch_a.path, facts.branch_b.path])
-    branch_a = next(row for row in children if row["child_path"] == facts.branch_a.path)
-    assert branch_a["customers_owned"] == 10

@@ -1,22 +1,10 @@
-"""Reading the facts. Other parts of the product (incentive scores, dashboards, exports, weekly reports) call these;
-the signatures are kept stable:
+"""Reading the facts: the scoped facts, playbook uplift, attribution totals. The dashboards aggregate `OperatorDay`
+in `workbench.reports.selectors` and the scores in `workbench.incentives` (each as its figures need).
 
     facts_for(viewer, *, start, end, branch=None) -> QuerySet[OperatorDay]
         The daily rows from `start` to `end` (dates, both included) the user `viewer` may see (operators their
         own, team leads and branch managers their subtree, head office everything: `scope.visible_operator_days`),
         optionally narrowed to one branch's subtree (`branch`: a Branch or its id; outside the scope → nothing).
-
-    rollup(qs, by="branch" | "operator" | "day" | "bank") -> list[dict]
-        Sums of every figure per group of a facts queryset, plus `days` (distinct days), the daily averages of the
-        stock figures (`customers_owned_avg`, `effective_customers_avg`) and the ratios, each None when its
-        denominator is 0: `effective_ratio`, `on_time_rate`, `confirmation_rate`, `reply_5min_rate`,
-        `avg_confirm_delay_minutes`, `churn_rate`. Groups carry their key: `branch_id` (+ `branch_path`),
-        `operator_id`, `day`, or nothing for "bank". Ordered by the key.
-
-    rollup_children(qs, parent) -> list[dict]
-        The same per direct child branch of `parent` (a Branch), each child's whole subtree summed — the
-        drill-down from bank to branch to team. Rows carry `child_path`; operators sitting on `parent` itself
-        are the row with `child_path == parent.path`.
 
     playbook_uplift(playbook, *, window_days=None, fresh=False) -> dict
         Conversion of the customers an A/B split sent down an arm (treated) against its control group, the
@@ -34,7 +22,6 @@ from decimal import Decimal
 
 from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import Substr
 
 from integrations.bank.models import ProductPurchase
 from workbench.org.models import Branch
@@ -66,9 +53,7 @@ SUMMED = [
     "replied_within_5min",
 ]
 STOCKS = ["customers_owned", "effective_customers"]
-GROUPS = {"branch": ("branch_id", "branch_path"), "operator": ("operator_id",), "day": ("day",), "bank": ()}
 Z_95 = 1.959964  # the normal quantile for a two-sided 95 % interval
-PATH_SEGMENT = 9  # "00000017/": a branch path grows by this much per level
 UPLIFT_CACHE_SECONDS = 3 * 3600  # the beat refreshes it every half hour; this only bounds a stalled beat
 
 
@@ -90,53 +75,6 @@ def ratio(numerator, denominator, scale: int = 1) -> float | None:
     if not denominator:
         return None
     return float(numerator or 0) * scale / float(denominator)
-
-
-def _aggregates() -> dict:
-    sums = {name: Sum(name) for name in SUMMED + STOCKS}
-    return sums | {"days": Count("day", distinct=True)}
-
-
-def with_ratios(row: dict) -> dict:
-    """Zero for empty sums, the daily averages of the stocks, and every ratio (None without a denominator)."""
-    for name in SUMMED + STOCKS:
-        if row.get(name) is None:
-            row[name] = Decimal(0) if name == "conversion_amount" else 0
-    days = row.get("days") or 0
-    row["customers_owned_avg"] = ratio(row["customers_owned"], days)
-    row["effective_customers_avg"] = ratio(row["effective_customers"], days)
-    row["effective_ratio"] = ratio(row["effective_customers"], row["customers_owned"])
-    row["on_time_rate"] = ratio(row["tasks_on_time"], row["tasks_done"])
-    row["confirmation_rate"] = ratio(row["mass_tasks_confirmed"], row["mass_tasks_received"])
-    row["reply_5min_rate"] = ratio(row["replied_within_5min"], row["conversations_started"])
-    row["avg_confirm_delay_minutes"] = ratio(row["confirm_delay_seconds"], row["mass_tasks_confirmed"] * 60)
-    row["churn_rate"] = ratio(
-        row["lost_by_customer"] + row["lost_by_operator"], row["customers_owned_avg"] if days else None
-    )
-    return row
-
-
-def rollup(qs: QuerySet[OperatorDay], by: str = "branch") -> list[dict]:
-    if by not in GROUPS:
-        raise ValueError(f"rollup by one of {', '.join(GROUPS)}, not {by!r}")
-    keys = GROUPS[by]
-    if not keys:
-        return [with_ratios(qs.aggregate(**_aggregates()))]
-    rows = qs.order_by().values(*keys).annotate(**_aggregates()).order_by(*keys)
-    return [with_ratios(dict(row)) for row in rows]
-
-
-def rollup_children(qs: QuerySet[OperatorDay], parent: Branch) -> list[dict]:
-    depth = len(parent.path) + PATH_SEGMENT
-    rows = (
-        qs.filter(branch_path__startswith=parent.path)
-        .order_by()
-        .annotate(child_path=Substr("branch_path", 1, depth))
-        .values("child_path")
-        .annotate(**_aggregates())
-        .order_by("child_path")
-    )
-    return [with_ratios(dict(row)) for row in rows]
 
 
 def playbook_uplift(playbook, *, window_days: int | None = None, fresh: bool = False) -> dict:
