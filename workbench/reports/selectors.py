@@ -18,30 +18,13 @@ from workbench.org.models import Branch, Operator
 from workbench.org.roles import Scope
 from workbench.org.scope import get_visible_operator, viewer_for, visible_branches
 from workbench.reports.periods import Period
+from workbench.supervision import selectors as supervision
 from workbench.supervision.models import OperatorDay
 
-# Figures that add up over days.
-SUMMED = [
-    "customers_new",
-    "lost_by_customer",
-    "lost_by_operator",
-    "tasks_due",
-    "tasks_done",
-    "tasks_on_time",
-    "tasks_overdue",
-    "mass_tasks_received",
-    "mass_tasks_confirmed",
-    "confirm_delay_seconds",
-    "deliveries",
-    "chat_messages",
-    "clicks",
-    "conversions",
-    "conversion_amount",
-    "conversations_started",
-    "replied_within_5min",
-]
-# Figures that are a level on a day (customers followed): a period reports them on its last day with facts.
-STOCKS = ["customers_owned", "effective_customers"]
+# Figures that add up over days (WeCom's chat counts are not reported here), and those that are a level on a day
+# (customers followed): a period reports a stock on its last day with facts.
+SUMMED = [name for name in supervision.SUMMED if name not in ("chats", "messages", "negative_feedback")]
+STOCKS = supervision.STOCKS
 
 # What the ranking can order by: (key, label). Ratios come from `derive`.
 RANK_METRICS = [

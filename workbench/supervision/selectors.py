@@ -28,31 +28,12 @@ from workbench.org.models import Branch
 from workbench.org.roles import Scope
 from workbench.org.scope import viewer_for, visible_operator_days, visible_operators
 from workbench.supervision.models import Attribution, OperatorDay
+from workbench.supervision.services import FIGURES
 
-# Figures that are counts of the day (summed over days) and stocks (averaged over days).
-SUMMED = [
-    "customers_new",
-    "lost_by_customer",
-    "lost_by_operator",
-    "tasks_due",
-    "tasks_done",
-    "tasks_on_time",
-    "tasks_overdue",
-    "mass_tasks_received",
-    "mass_tasks_confirmed",
-    "confirm_delay_seconds",
-    "deliveries",
-    "chat_messages",
-    "clicks",
-    "conversions",
-    "conversion_amount",
-    "chats",
-    "messages",
-    "negative_feedback",
-    "conversations_started",
-    "replied_within_5min",
-]
+# The stocks (a level on a day: customers followed) and the figures that add up over days: every fact but the
+# stocks and WeCom's own daily averages.
 STOCKS = ["customers_owned", "effective_customers"]
+SUMMED = [name for name in FIGURES if name not in (*STOCKS, "reply_percentage", "avg_reply_minutes")]
 Z_95 = 1.959964  # the normal quantile for a two-sided 95 % interval
 UPLIFT_CACHE_SECONDS = 3 * 3600  # the beat refreshes it every half hour; this only bounds a stalled beat
 
