@@ -4,17 +4,7 @@ approval, versions and the word list must go through the workbench's services (m
 from django.contrib import admin
 
 from campaigns.content.models import ContentCategory, ContentItem, ContentVersion, SensitiveWord
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from workbench.web.admin_site import ReadOnlyAdmin
 
 
 @admin.register(ContentCategory)

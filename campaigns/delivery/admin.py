@@ -4,19 +4,11 @@ the task list), so that every rule and the audit log apply."""
 from django.contrib import admin
 
 from campaigns.delivery.models import ContactPolicy, ContactPreference, Delivery, OperatorTask, SendTask, Suppression
+from workbench.web.admin_site import ReadOnlyAdmin as SharedReadOnlyAdmin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(SharedReadOnlyAdmin):
     show_full_result_count = False  # a million deliveries: no COUNT(*) on every page
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ContactPolicy)

@@ -4,34 +4,24 @@ validates, versions and audits every change)."""
 from django.contrib import admin
 
 from campaigns.playbooks.models import Broadcast, Enrolment, Playbook, PlaybookVersion, StepRun
-
-
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from workbench.web.admin_site import ReadOnlyAdmin
 
 
 @admin.register(Playbook)
-class PlaybookAdmin(ReadOnly):
+class PlaybookAdmin(ReadOnlyAdmin):
     list_display = ("name", "status", "priority", "live_version", "updated_at")
     list_filter = ("status",)
     search_fields = ("name",)
 
 
 @admin.register(PlaybookVersion)
-class PlaybookVersionAdmin(ReadOnly):
+class PlaybookVersionAdmin(ReadOnlyAdmin):
     list_display = ("playbook", "number", "published_at", "published_by")
     list_select_related = ("playbook", "published_by")
 
 
 @admin.register(Enrolment)
-class EnrolmentAdmin(ReadOnly):
+class EnrolmentAdmin(ReadOnlyAdmin):
     list_display = ("playbook", "version", "customer", "entry", "state", "step", "due_at", "arm", "exit_reason")
     list_filter = ("state", "exit_reason")
     raw_id_fields = ("playbook", "version", "customer")
@@ -39,12 +29,12 @@ class EnrolmentAdmin(ReadOnly):
 
 
 @admin.register(StepRun)
-class StepRunAdmin(ReadOnly):
+class StepRunAdmin(ReadOnlyAdmin):
     list_display = ("version", "step_key", "customer_id", "entry", "outcome", "at")
     raw_id_fields = ("version", "enrolment")
     show_full_result_count = False
 
 
 @admin.register(Broadcast)
-class BroadcastAdmin(ReadOnly):
+class BroadcastAdmin(ReadOnlyAdmin):
     list_display = ("version", "status", "mode", "members", "planned", "enrolled", "started_at", "finished_at")

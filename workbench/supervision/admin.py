@@ -3,21 +3,11 @@
 from django.contrib import admin
 
 from workbench.supervision.models import Attribution, BehaviorDay, OperatorDay
-
-
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from workbench.web.admin_site import ReadOnlyAdmin
 
 
 @admin.register(OperatorDay)
-class OperatorDayAdmin(_ReadOnly):
+class OperatorDayAdmin(ReadOnlyAdmin):
     list_display = ("day", "operator", "branch", "customers_owned", "customers_new", "effective_customers",
                     "tasks_done", "mass_tasks_confirmed", "deliveries", "clicks", "conversions")  # fmt: skip
     list_filter = ("day",)
@@ -28,7 +18,7 @@ class OperatorDayAdmin(_ReadOnly):
 
 
 @admin.register(BehaviorDay)
-class BehaviorDayAdmin(_ReadOnly):
+class BehaviorDayAdmin(ReadOnlyAdmin):
     list_display = ("day", "operator", "chat_cnt", "message_cnt", "reply_percentage", "avg_reply_time",
                     "negative_feedback_cnt", "fetched_at")  # fmt: skip
     date_hierarchy = "day"
@@ -38,7 +28,7 @@ class BehaviorDayAdmin(_ReadOnly):
 
 
 @admin.register(Attribution)
-class AttributionAdmin(_ReadOnly):
+class AttributionAdmin(ReadOnlyAdmin):
     list_display = ("purchase", "purchased_at", "amount", "operator", "touch_kind", "touched_at", "source_kind")
     list_filter = ("touch_kind",)
     date_hierarchy = "purchased_at"

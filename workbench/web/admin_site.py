@@ -13,3 +13,16 @@ class WorkbenchAdminSite(admin.AdminSite):
 
     def has_permission(self, request):
         return bool(request.user.is_active and request.user.is_staff and may_use_admin(request.user))
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the workbench's services write (with their rules and audit log): the admin may look, never change."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
